@@ -1,0 +1,118 @@
+"""Command line for the lab: ``python -m lab up|down|status|timing|image``.
+
+``up`` leaves the lab running after it exits (each host runs in its own
+process session); ``down`` tears it down from any process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from lab import images
+from lab.lab import Lab, LabError, services_available
+
+
+def _services(choice: str) -> bool:
+    return services_available() if choice == "auto" else choice == "on"
+
+
+def print_lab(lab: Lab) -> None:
+    rows = [("HOST", "ADDRESS", "ROOT KEY", "USER", "PASSWORD", "HOST KEY")]
+    rows += [
+        (h.name, h.address, str(h.root_key_path), h.user, h.password, h.host_key_fingerprint)
+        for h in lab.hosts
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    services = "running" if lab.services else "not started"
+    print(f"\nDNS {lab.dns_address}:53, SMTP {lab.mx_address}:25 ({services})")
+    print(f"NAT to the package registry: {'on' if lab.nat else 'off'}; run dir {lab.run_dir}")
+    if lab.hosts:
+        first = lab.hosts[0]
+        print(f"\nssh -i {first.root_key_path} root@{first.address}")
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    lab = Lab()
+    started = time.monotonic()
+    lab.up(args.hosts, flavour=args.flavour, services=_services(args.services), nat=args.nat)
+    print(f"lab up: {len(lab.hosts)} hosts in {time.monotonic() - started:.1f} s\n")
+    print_lab(lab)
+
+
+def cmd_down(args: argparse.Namespace) -> None:
+    Lab().down()
+    print("lab down: nothing left")
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    try:
+        print_lab(Lab.attach())
+    except LabError as exc:
+        print(exc)
+    left = Lab().leftovers()
+    print("\nlab resources on this machine:", "none" if not left else "")
+    for item in left:
+        print("  " + item)
+
+
+def cmd_timing(args: argparse.Namespace) -> None:
+    """Time ``up`` for each host count from a warm image cache (built first, not timed)."""
+    images.ensure_image(args.flavour)
+    for count in (int(n) for n in args.hosts.split(",")):
+        lab = Lab()
+        lab.down()  # a clean start, not counted
+        started = time.monotonic()
+        try:
+            lab.up(count, flavour=args.flavour, services=False)
+            up = time.monotonic() - started
+        finally:
+            down_started = time.monotonic()
+            lab.down()
+        down = time.monotonic() - down_started
+        print(f"{count:4d} hosts: up {up:6.1f} s, down {down:5.1f} s", flush=True)
+
+
+def cmd_image(args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    rootfs = images.ensure_image(args.flavour)
+    print(f"{args.flavour} image: {rootfs} ({time.monotonic() - started:.1f} s)")
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
+    sub = main.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the lab (cleans a stale one first)")
+    up.add_argument("--hosts", type=int, default=1)
+    up.add_argument("--flavour", choices=images.FLAVOURS, default="mail")
+    up.add_argument("--services", choices=("auto", "on", "off"), default="auto")
+    up.add_argument("--nat", action="store_true", help="open TCP 80/443 to the registry")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="tear the lab down").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="show the lab and its resources").set_defaults(func=cmd_status)
+    timing = sub.add_parser("timing", help="time starting N hosts from a warm cache")
+    timing.add_argument("--hosts", default="1,10,30", help="comma-separated host counts")
+    timing.add_argument("--flavour", choices=images.FLAVOURS, default="mail")
+    timing.set_defaults(func=cmd_timing)
+    image = sub.add_parser("image", help="build (or find) an image in the cache")
+    image.add_argument("--flavour", choices=images.FLAVOURS, default="mail")
+    image.set_defaults(func=cmd_image)
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except LabError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

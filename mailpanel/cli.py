@@ -1,0 +1,159 @@
+"""The ``mailpanel`` command.
+
+serve   web + worker in one process tree (the embedded mode)
+web     the ASGI web server alone (scale-out: run N of these)
+worker  the job worker alone (scale-out: run M of these)
+manage  any Django management command (migrate, createsuperuser, ...)
+lab     the test lab (``mailpanel lab up --hosts 3``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailpanel.settings")
+    import django
+
+    django.setup()
+
+
+def _manage(*args: str) -> None:
+    _setup_django()
+    from django.core.management import call_command
+
+    call_command(*args)
+
+
+def cmd_web(opts: argparse.Namespace) -> int:
+    _setup_django()
+    import uvicorn
+
+    uvicorn.run(
+        "mailpanel.asgi:application",
+        host=opts.host,
+        port=opts.port,
+        workers=opts.workers,
+        lifespan="off",
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("MAILPANEL_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def cmd_worker(_opts: argparse.Namespace) -> int:
+    _manage("run_huey")
+    return 0
+
+
+def _prepare() -> None:
+    _manage("migrate", "--no-input", "-v", "0")
+    from django.conf import settings
+
+    if settings.PRODUCTION:
+        _manage("collectstatic", "--no-input", "-v", "0")
+
+
+def cmd_serve(opts: argparse.Namespace) -> int:
+    _prepare()
+    exe = [sys.executable, "-m", "mailpanel.cli"]
+    children = [
+        subprocess.Popen([*exe, "worker"]),
+        subprocess.Popen([*exe, "web", "--host", opts.host, "--port", str(opts.port)]),
+    ]
+    print(_banner(opts.host, opts.port), flush=True)
+    return _supervise(children)
+
+
+def _banner(host: str, port: int) -> str:
+    return (
+        f"\nMailPanel Pro is running at http://{host}:{port}/\n"
+        "  Sign up in the browser; in the embedded mode the verification email is a file\n"
+        "  in var/outbox/ (open it and follow the link).\n"
+        "  First staff account: .venv/bin/mailpanel manage createsuperuser\n"
+        "  Stop with Ctrl-C.\n"
+    )
+
+
+def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
+    """Run until a child exits or we are told to stop; then stop the others."""
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    while not stopping:
+        exited = [c for c in children if c.poll() is not None]
+        if exited:
+            code = exited[0].returncode or 1
+            break
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0 if stopping else code
+
+
+def cmd_manage(opts: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailpanel.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["mailpanel manage", *opts.args])
+    return 0
+
+
+def cmd_lab(opts: argparse.Namespace) -> int:
+    from lab.__main__ import main as lab_main
+
+    return int(lab_main(opts.args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailpanel", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func in (("serve", cmd_serve), ("web", cmd_web)):
+        p = sub.add_parser(name)
+        p.add_argument("--host", default=os.environ.get("MAILPANEL_HOST", DEFAULT_HOST))
+        p.add_argument(
+            "--port", type=int, default=int(os.environ.get("MAILPANEL_PORT", DEFAULT_PORT))
+        )
+        p.set_defaults(func=func)
+    sub.choices["web"].add_argument("--workers", type=int, default=1)
+    sub.add_parser("worker").set_defaults(func=cmd_worker)
+    for name, func in (("manage", cmd_manage), ("lab", cmd_lab)):
+        p = sub.add_parser(name, add_help=False)
+        p.add_argument("args", nargs=argparse.REMAINDER)
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = build_parser().parse_args(argv)
+    return int(opts.func(opts))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

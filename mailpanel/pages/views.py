@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from mailpanel.accounts.forms import ProfileForm
+from mailpanel.http import AuthedRequest
+from mailpanel.jobs.models import Job
+from mailpanel.privacy.models import PolicyVersion
+
+COMING_SOON = {
+    "servers": (
+        "Servers",
+        "Add your servers over SSH, provision the mail stack, run fleet actions.",
+    ),
+    "domains": ("Domains", "Sending domains, DKIM keys and SMTP users on your servers."),
+    "dns": ("DNS", "Connect Cloudflare, Name.com or OpenProvider and publish mail records."),
+    "checks": ("Checks", "Deliverability checks with a score and the exact fix for each failure."),
+    "assistant": ("Assistant", "Email copy drafted on your own NVIDIA API key, linted."),
+    "activity": ("Activity", "What you did and what the panel did for you, with retention."),
+}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    return render(request, "pages/home.html")
+
+
+@login_required
+def dashboard(request: AuthedRequest) -> HttpResponse:
+    recent = Job.objects.filter(owner=request.user).only(
+        "id", "kind", "target", "state", "created_at"
+    )[:5]
+    return render(request, "pages/dashboard.html", {"recent_jobs": recent})
+
+
+@login_required
+def coming_soon(request: AuthedRequest, section: str) -> HttpResponse:
+    title, blurb = COMING_SOON[section]
+    return render(request, "pages/coming_soon.html", {"title": title, "blurb": blurb})
+
+
+@login_required
+def account_profile(request: AuthedRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your profile was saved.")
+        return redirect("account_profile")
+    return render(request, "account/profile.html", {"form": form})
+
+
+def cookies(request: HttpRequest) -> HttpResponse:
+    from django.conf import settings
+
+    return render(
+        request,
+        "pages/cookies.html",
+        {
+            "session_cookie": settings.SESSION_COOKIE_NAME,
+            "csrf_cookie": settings.CSRF_COOKIE_NAME,
+            "session_days": settings.SESSION_COOKIE_AGE // 86400,
+        },
+    )
+
+
+def privacy_policy(request: HttpRequest) -> HttpResponse:
+    return render(request, "pages/privacy.html", {"policy": PolicyVersion.current()})
+
+
+@login_required
+def staff_needs_mfa(request: AuthedRequest) -> HttpResponse:
+    return render(request, "pages/staff_needs_mfa.html", status=403)

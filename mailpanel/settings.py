@@ -1,0 +1,312 @@
+"""MailPanel settings: one module, driven by MAILPANEL_* environment variables.
+
+Embedded mode (the default) works on a fresh checkout: SQLite in WAL mode and a
+generated secret key in the data folder. ``MAILPANEL_MODE=production`` refuses
+to start unless the secret key, allowed hosts and HTTPS are set explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+from csp.constants import NONE, SELF
+
+from mailpanel.conf import (
+    env_bool,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    generated_secret_file,
+    mandatory_secret,
+)
+
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent
+MODE = env_str("MAILPANEL_MODE", "embedded")
+PRODUCTION = MODE == "production"
+if MODE not in {"embedded", "production"}:
+    raise ValueError(f"MAILPANEL_MODE must be embedded or production, not {MODE!r}")
+
+DATA_DIR = Path(env_str("MAILPANEL_DATA_DIR", "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+if PRODUCTION:
+    SECRET_KEY = mandatory_secret("MAILPANEL_SECRET_KEY")
+    ALLOWED_HOSTS = env_list("MAILPANEL_ALLOWED_HOSTS")
+    if not ALLOWED_HOSTS:
+        raise ValueError("MAILPANEL_ALLOWED_HOSTS must be set when MAILPANEL_MODE=production")
+    if not env_bool("MAILPANEL_HTTPS", False):
+        raise ValueError(
+            "MAILPANEL_HTTPS=true must be set when MAILPANEL_MODE=production "
+            "(the panel is served over HTTPS only)"
+        )
+    DEBUG = False
+else:
+    SECRET_KEY = env_secret("MAILPANEL_SECRET_KEY") or generated_secret_file(
+        DATA_DIR / "secret_key"
+    )
+    ALLOWED_HOSTS = env_list("MAILPANEL_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+    DEBUG = env_bool("MAILPANEL_DEBUG", False)
+
+HTTPS = PRODUCTION or env_bool("MAILPANEL_HTTPS", False)
+PUBLIC_URL = env_str("MAILPANEL_PUBLIC_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "mailpanel.accounts",
+    "mailpanel.privacy",
+    "mailpanel.jobs",
+    "mailpanel.pages",
+    "mailpanel.pages.apps.PanelAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "huey.contrib.djhuey",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "mailpanel.pages.middleware.PermissionsPolicyMiddleware",
+]
+
+ROOT_URLCONF = "mailpanel.urls"
+ASGI_APPLICATION = "mailpanel.asgi.application"
+WSGI_APPLICATION = "mailpanel.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mailpanel.pages.context.navigation",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES: dict[str, Any] = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "mailpanel.sqlite3",
+            # WAL lets the worker write job logs while the web process reads them.
+            "OPTIONS": {
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+            },
+            # A file, not :memory:, so the test worker threads see the same data.
+            "TEST": {"NAME": str(DATA_DIR / "test-mailpanel.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- queue and cache --------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+HUEY: dict[str, Any]
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.PriorityRedisHuey",
+        "name": env_str("MAILPANEL_QUEUE_NAME", "mailpanel"),
+        "url": REDIS_URL,
+        "immediate": False,
+        "consumer": {"workers": env_int("MAILPANEL_WORKERS", 8), "worker_type": "thread"},
+    }
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "mailpanel",
+        "filename": str(DATA_DIR / env_str("MAILPANEL_QUEUE_FILE", "queue.sqlite3")),
+        "immediate": False,
+        "consumer": {"workers": env_int("MAILPANEL_WORKERS", 8), "worker_type": "thread"},
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- accounts ---------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "full_name", "company")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "dashboard"
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_FORMS = {"signup": "mailpanel.accounts.forms.PanelSignupForm"}
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[MailPanel] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
+ACCOUNT_ADAPTER = "mailpanel.accounts.adapter.AccountAdapter"
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": "10/m/ip,5/5m/key",
+    "login": "30/m/ip",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "confirm_email": "1/3m/key",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "MailPanel Pro"
+MFA_RECOVERY_CODE_COUNT = 10
+USERSESSIONS_TRACK_ACTIVITY = True
+
+# --- mail -------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env_str("MAILPANEL_FROM_EMAIL", "MailPanel Pro <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_HOST = env_str("MAILPANEL_SMTP_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("MAILPANEL_SMTP_PORT", 587)
+    EMAIL_HOST_USER = env_str("MAILPANEL_SMTP_USER")
+    EMAIL_HOST_PASSWORD = env_secret("MAILPANEL_SMTP_PASSWORD") or ""
+    EMAIL_USE_TLS = env_bool("MAILPANEL_SMTP_STARTTLS", True)
+    EMAIL_USE_SSL = env_bool("MAILPANEL_SMTP_TLS", False)
+    EMAIL_TIMEOUT = 20
+elif PRODUCTION:
+    raise ValueError("MAILPANEL_SMTP_HOST must be set when MAILPANEL_MODE=production")
+else:
+    # Development: every message lands as a file that a person or a test reads.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(DATA_DIR / "outbox")
+
+# --- cookies and security headers ------------------------------------------
+SESSION_COOKIE_NAME = "__Host-sessionid" if HTTPS else "sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if HTTPS else "csrftoken"
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 14 * 24 * 3600
+# Messages live in the session, so the panel sets no cookie beyond the two above.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+CSRF_TRUSTED_ORIGINS = env_list("MAILPANEL_CSRF_TRUSTED_ORIGINS")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if HTTPS:
+    SECURE_SSL_REDIRECT = env_bool("MAILPANEL_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("MAILPANEL_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    if env_bool("MAILPANEL_BEHIND_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS: list[str] = []
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-src": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+        "manifest-src": [SELF],
+    }
+}
+
+# --- static files -----------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Serve straight from the source folders when nothing was collected (tests, dev).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_MANIFEST_STRICT = PRODUCTION
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- jobs -------------------------------------------------------------------
+JOB_HEARTBEAT_SECONDS = env_int("MAILPANEL_JOB_HEARTBEAT_SECONDS", 5)
+# A running job whose heartbeat is older than this died with its worker.
+JOB_STALE_SECONDS = env_int("MAILPANEL_JOB_STALE_SECONDS", 60)
+
+# --- logging ----------------------------------------------------------------
+LOG_FORMAT = env_str("MAILPANEL_LOG_FORMAT", "json" if PRODUCTION else "console")
+LOG_LEVEL = env_str("MAILPANEL_LOG_LEVEL", "INFO")
+LOGGING_CONFIG = None
+from mailpanel.logs import configure_logging  # noqa: E402
+
+configure_logging(LOG_FORMAT, LOG_LEVEL)

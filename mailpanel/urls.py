@@ -1,0 +1,22 @@
+from functools import partial
+
+from django.contrib import admin
+from django.urls import include, path
+
+from mailpanel.pages import views as pages
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("overview/", pages.dashboard, name="dashboard"),
+    path("cookies/", pages.cookies, name="cookies"),
+    path("privacy/", pages.privacy_policy, name="privacy_policy"),
+    path("account/profile/", pages.account_profile, name="account_profile"),
+    path("account/", include("allauth.urls")),
+    path("jobs/", include("mailpanel.jobs.urls")),
+    path("staff/needs-2fa/", pages.staff_needs_mfa, name="staff_needs_mfa"),
+    path("staff/", admin.site.urls),
+]
+for _section in pages.COMING_SOON:
+    urlpatterns.append(
+        path(f"{_section}/", partial(pages.coming_soon, section=_section), name=_section)
+    )

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import re
+
+import pyotp
+import pytest
+from allauth.mfa.models import Authenticator
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from mailpanel.accounts.models import User
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client: Client, email: str, password: str = DEFAULT_PASSWORD) -> object:
+    return client.post(reverse("account_login"), {"login": email, "password": password})
+
+
+def enable_totp(client: Client, password: str = DEFAULT_PASSWORD) -> str:
+    # Turning on 2FA is a sensitive change: allauth asks for the password again first.
+    client.post(reverse("account_reauthenticate"), {"password": password})
+    page = client.get(reverse("mfa_activate_totp"))
+    secret = page.context["form"].secret
+    response = client.post(reverse("mfa_activate_totp"), {"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 302, response.content
+    return str(secret)
+
+
+def test_email_verification_link_confirms_and_signs_in(client: Client) -> None:
+    client.post(
+        reverse("account_signup"),
+        {
+            "full_name": "Grace Hopper",
+            "email": "grace@example.test",
+            "password1": "a long and unusual passphrase 7",
+            "password2": "a long and unusual passphrase 7",
+            "is_adult": "on",
+            "accept_policy": "on",
+        },
+    )
+    link = re.search(r"https?://\S+/account/confirm-email/\S+/", mail.outbox[0].body)
+    assert link, mail.outbox[0].body
+    path = link.group(0).split("://", 1)[1].split("/", 1)[1]
+
+    client.post("/" + path)
+
+    assert client.get(reverse("dashboard")).status_code == 200
+    assert User.objects.get(email="grace@example.test").emailaddress_set.get().verified
+
+
+def test_login_with_totp_asks_for_the_code_and_rejects_a_wrong_one() -> None:
+    user = UserFactory(email="tot@example.test")
+    client = Client()
+    login(client, user.email)
+    secret = enable_totp(client)
+    client.post(reverse("account_logout"))
+
+    response = login(client, user.email)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_authenticate")
+    bad = client.post(reverse("mfa_authenticate"), {"code": "000000"})
+    assert bad.status_code == 200
+    assert client.get(reverse("dashboard")).status_code == 302  # still not signed in
+
+    good = client.post(reverse("mfa_authenticate"), {"code": pyotp.TOTP(secret).now()})
+    assert good.status_code == 302
+    assert client.get(reverse("dashboard")).status_code == 200
+
+
+def test_recovery_codes_exist_after_totp_is_enabled() -> None:
+    user = UserFactory()
+    client = Client()
+    login(client, user.email)
+    enable_totp(client)
+
+    kinds = set(Authenticator.objects.filter(user=user).values_list("type", flat=True))
+    assert kinds == {"totp", "recovery_codes"}
+    page = client.get(reverse("mfa_view_recovery_codes"))
+    assert page.status_code == 200
+
+
+def test_repeated_failed_logins_are_rate_limited() -> None:
+    user = UserFactory(email="victim@example.test")
+    client = Client()
+    pages = [login(client, user.email, "wrong password 1") for _ in range(6)]
+
+    assert all(page.status_code == 200 for page in pages)  # type: ignore[attr-defined]
+    texts = [page.content.decode() for page in pages]  # type: ignore[attr-defined]
+    assert all("Too many failed login attempts" not in text for text in texts[:5])
+    assert "Too many failed login attempts" in texts[5]
+    # Even the right password is refused while the limit holds.
+    refused = login(client, user.email)
+    assert refused.status_code == 200  # type: ignore[attr-defined]
+    assert client.get(reverse("dashboard")).status_code == 302
+
+
+def test_sessions_page_lists_sessions_and_signs_out_the_others() -> None:
+    user = UserFactory(email="multi@example.test")
+    laptop, phone = Client(HTTP_USER_AGENT="Laptop/1.0"), Client(HTTP_USER_AGENT="Phone/2.0")
+    login(laptop, user.email)
+    login(phone, user.email)
+    laptop.get(reverse("dashboard"))
+    phone.get(reverse("dashboard"))
+
+    page = laptop.get(reverse("usersessions_list")).content.decode()
+    assert "Laptop/1.0" in page and "Phone/2.0" in page
+    laptop.post(reverse("usersessions_list"))
+
+    assert laptop.get(reverse("dashboard")).status_code == 200
+    assert phone.get(reverse("dashboard")).status_code == 302
+
+
+def test_staff_pages_need_a_second_factor() -> None:
+    staff = UserFactory(email="staff@example.test", is_staff=True, is_superuser=True)
+    client = Client()
+    login(client, staff.email)
+
+    without = client.get("/staff/", follow=True)
+    assert without.status_code == 403
+    assert b"need two-factor authentication" in without.content
+
+    secret = enable_totp(client)
+    client.post(reverse("account_logout"))
+    login(client, staff.email)
+    client.post(reverse("mfa_authenticate"), {"code": pyotp.TOTP(secret).now()})
+    assert client.get("/staff/").status_code == 200
+
+
+def test_profile_edits_name_and_company(owner_client: Client, user: User) -> None:
+    response = owner_client.post(
+        reverse("account_profile"), {"full_name": "Olive Renamed", "company": "Acme"}
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert (user.full_name, user.company) == ("Olive Renamed", "Acme")

@@ -1,0 +1,41 @@
+"""Shared fixtures: users (an owner, another tenant, a third user with no access) and clients."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from django.test import Client
+
+from tests.factories import UserFactory
+
+pytest_plugins = ["lab.pytest_plugin"] if importlib.util.find_spec("lab.pytest_plugin") else []
+
+
+@pytest.fixture
+def user(db: None) -> object:
+    return UserFactory(email="owner@example.test", full_name="Olive Owner")
+
+
+@pytest.fixture
+def other_user(db: None) -> object:
+    return UserFactory(email="other@example.test", full_name="Oscar Other")
+
+
+@pytest.fixture
+def third_user(db: None) -> object:
+    return UserFactory(email="third@example.test", full_name="Thea Third")
+
+
+@pytest.fixture
+def owner_client(user: object) -> Client:
+    client = Client()
+    client.force_login(user)  # type: ignore[arg-type]
+    return client
+
+
+@pytest.fixture
+def other_client(other_user: object) -> Client:
+    client = Client()
+    client.force_login(other_user)  # type: ignore[arg-type]
+    return client
