@@ -20,14 +20,15 @@ def _services(choice: str) -> bool:
 
 
 def print_lab(lab: Lab) -> None:
-    rows = [("HOST", "ADDRESS", "ROOT KEY", "USER", "PASSWORD", "HOST KEY")]
+    rows = [("HOST", "ADDRESS", "ROOT KEY (ssh -i)", "USER", "PASSWORD", "HOST KEY")]
     rows += [
         (h.name, h.address, str(h.root_key_path), h.user, h.password, h.host_key_fingerprint)
         for h in lab.hosts
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
     services = "running" if lab.services else "not started"
     print(f"\nDNS {lab.dns_address}:53, SMTP {lab.mx_address}:25 ({services})")
     print(f"NAT to the package registry: {'on' if lab.nat else 'off'}; run dir {lab.run_dir}")

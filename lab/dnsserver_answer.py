@@ -57,7 +57,7 @@ class Answerer:
         if found or self.snapshot.exists(zone, name):
             return found, True
         wildcard = self.snapshot.wildcard_records(zone, name)
-        return [r for r in wildcard], bool(wildcard)
+        return wildcard, bool(wildcard)
 
     def apex_defaults(self, zone: Zone, name: str, rdtype: str, found: list[Record]) -> bool:
         """Synthesize SOA/NS at an apex whose store has none (providers keep them apart)."""

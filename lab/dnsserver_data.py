@@ -95,7 +95,7 @@ class Snapshot:
                 tuple(candidates),
             )
         }
-        if not static and self._static_at(name):
+        if not static and not delegated and self._static_at(name):
             static.add(name)  # a lone static name outside every apex is its own apex
         return _longest(delegated, static)
 

@@ -220,7 +220,10 @@ class Lab:
         found = netlab.leftovers()
         found += [f"mount {point}" for point in hostlib.lab_mounts(self.run_dir)]
         found += [f"nspawn pid {pid}" for pid in hostlib.lab_nspawn_pids()]
-        found += [f"process {pid} in a lab namespace" for pid in hostlib.lab_namespace_pids()]
+        for ns in netlab.lab_namespaces():
+            pids = netlab.namespace_pids(ns)
+            if pids:
+                found.append(f"{len(pids)} processes in {ns}")
         return found
 
     # --- state --------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -31,6 +31,7 @@ from lab.lab import Lab, LabError, services_available, unavailable_reason
 ENV_HOSTS = "MAILPANEL_LAB_HOSTS"
 DEFAULT_HOSTS = 2
 EXCLUSIVE_FIXTURE = "lab_factory"
+SKIP_REASONS = ("lab: needs root", "lab: could not start")
 
 
 def lab_root_available() -> bool:
@@ -49,10 +50,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: EXCLUSIVE_FIXTURE in getattr(item, "fixturenames", ()))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport() -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    # pytest reports a fixture's skip at each test; one location folds them into one line.
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and _is_lab_skip(longrepr[2]):
+        report.longrepr = (__file__, 1, longrepr[2])
+    return report
+
+
+def _is_lab_skip(reason: str) -> bool:
+    return reason.removeprefix("Skipped: ").startswith(SKIP_REASONS)
+
+
 def _cannot_start(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason)  # the reason starts with one of SKIP_REASONS
 
 
 def _require_lab() -> None:

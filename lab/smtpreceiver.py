@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hostname", default="mx.lab")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
     domains = [d for d in args.domains.split(",") if d.strip()] or None
     receiver = SmtpReceiver(
         args.db, args.listen, args.port, args.dns, domains=domains, hostname=args.hostname

@@ -14,12 +14,15 @@ import json
 import math
 import random
 import re
+import signal
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from lab.zonestore import Row, ZoneStore
@@ -230,7 +233,7 @@ class FakeProvider:
             self._thread.join(timeout=5)
         self._server = self._thread = None
 
-    def __enter__(self) -> FakeProvider:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -253,6 +256,9 @@ class FakeProvider:
             return self._dispatch(req)
         except BadRequest as exc:
             return self.error(400, str(exc), exc.code)
+        except Exception as exc:  # a bug in the fake: answer 500 rather than drop the connection
+            traceback.print_exc()
+            return self.error(500, f"lab fake internal error: {exc!r}")
 
     def _injected_fault(self) -> Response | None:
         with self._lock:
@@ -398,5 +404,7 @@ def cli_main(
     fake.latency_s, fake.error_rate = args.latency, args.error_rate
     for spec in args.account:
         add_account(fake, spec.split(":"))
+    # SIGTERM (how `mailpanel lab up` stops us) exits through serve_forever's cleanup.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):
         fake.serve_forever(args.host, args.port)

@@ -75,7 +75,8 @@ class FakeCloudflare(FakeProvider):
 
     def _add_routes(self) -> None:
         rec = r"/zones/(?P<zone>[^/]+)/dns_records"
-        self.route("GET", "/user/tokens/verify", self._verify)
+        # The real verify endpoint answers a bad token itself: 401, code 1000.
+        self.route("GET", "/user/tokens/verify", self._verify, auth=False)
         self.route("GET", "/zones", self._list_zones)
         self.route("POST", "/zones", self._create_zone)
         self.route("GET", r"/zones/(?P<zone>[^/]+)", self._get_zone)
@@ -107,7 +108,8 @@ class FakeCloudflare(FakeProvider):
     # -- envelope hooks -------------------------------------------------------------------
 
     def error(self, status: int, message: str, code: int = 0) -> Response:
-        default = 1004 if status == 400 else status  # 1004: Cloudflare's generic validation code
+        # 1004: generic validation error; 7000: "No route for that URI".
+        default = {400: 1004, 404: 7000, 405: 7000}.get(status, status)
         return self.errors(status, [{"code": code or default, "message": message}])
 
     def errors(self, status: int, errors: list[Error]) -> Response:
@@ -185,8 +187,9 @@ class FakeCloudflare(FakeProvider):
 
     def _owned_zone(self, req: Request) -> Row | None:
         zone = self.store.zone(req.params["zone"])
-        ok = zone is not None and zone["provider"] == self.provider
-        return zone if ok and zone is not None and zone["account"] == req.account else None
+        if zone is None or (zone["provider"], zone["account"]) != (self.provider, req.account):
+            return None  # another account's zone looks exactly like a missing one
+        return zone
 
     def _no_zone(self, req: Request) -> Response:
         message = (
@@ -283,11 +286,14 @@ class FakeCloudflare(FakeProvider):
             return self.error(400, "deletes, patches, puts and posts must be lists of objects")
         if sum(len(v) for v in ops.values()) > self.batch_limit:
             return self.error(400, f"A batch may hold at most {self.batch_limit} changes", 1004)
-        plan = BatchPlan(zone, self.store.records(zone["id"]), self._extras)
-        errors = plan.run(ops)
-        if errors:
-            return self.errors(400, errors)
-        plan.commit(self.store, self._extras)
+        # One transaction from reading the zone to writing it: concurrent batches serialise,
+        # so two identical records posted at once cannot both pass the duplicate check.
+        with self.store.transaction():
+            plan = BatchPlan(zone, self.store.records(zone["id"]), self._extras)
+            errors = plan.run(ops)
+            if errors:
+                return self.errors(400, errors)
+            plan.commit(self.store, self._extras)
         result = {
             key: [self._record_json(zone, r) for r in rows] for key, rows in plan.results.items()
         }

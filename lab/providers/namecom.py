@@ -7,6 +7,7 @@ trailing dot, default-valued fields omitted, TTL minimum 300, errors `{"message"
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Sequence
@@ -24,6 +25,12 @@ CNAME_CONFLICT = "Parameter Value Error - CNAME records cannot coexist with othe
 
 def rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def public_id(store_id: str) -> int:
+    """The integer id Name.com clients see: ours are decimal; others get a stable alias."""
+    digest = hashlib.sha256(store_id.encode()).hexdigest()
+    return int(store_id) if store_id.isdigit() else int(digest[:7], 16)
 
 
 class FakeNameCom(FakeProvider):
@@ -108,7 +115,7 @@ class FakeNameCom(FakeProvider):
     # -- records --------------------------------------------------------------------------
 
     def _record_json(self, zone: Row, row: Row) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": int(row["id"]), "domainName": zone["name"]}
+        out: dict[str, Any] = {"id": public_id(row["id"]), "domainName": zone["name"]}
         if row["name"] != zone["name"]:
             out["host"] = row["name"][: -len(zone["name"]) - 1]
         out.update(fqdn=row["name"] + ".", type=row["type"], answer=row["content"], ttl=row["ttl"])
@@ -128,8 +135,8 @@ class FakeNameCom(FakeProvider):
 
     def _one_record(self, req: Request) -> Response:
         zone = self._zone(req)
-        row = self.store.record(req.params["record"]) if zone else None
-        if zone is None or row is None or row["zone_id"] != zone["id"]:
+        row = self._find(zone, req.params["record"]) if zone else None
+        if zone is None or row is None:
             return self.error(404, "Not Found")
         if req.method == "GET":
             return Response(200, self._record_json(zone, row))
@@ -137,6 +144,14 @@ class FakeNameCom(FakeProvider):
             self.store.delete_record(row["id"])
             return Response(200, {})
         return self._write(req, row)
+
+    def _find(self, zone: Row, record_id: str) -> Row | None:
+        row = self.store.record(record_id)
+        if row is not None and row["zone_id"] == zone["id"]:
+            return row
+        # Records written to the store by other lab code may carry hex ids: match their alias.
+        rows = self.store.records(zone["id"])
+        return next((r for r in rows if str(public_id(r["id"])) == record_id), None)
 
     def _write(self, req: Request, old: Row | None) -> Response:
         """POST (old is None) or PUT (replace old): validate, refuse duplicates, store."""

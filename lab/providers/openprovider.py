@@ -236,12 +236,13 @@ class FakeOpenProvider(FakeProvider):
         changes = body.get("records") or {}
         if not isinstance(changes, dict):
             raise BadRequest("records must be an object with add, remove and update lists")
-        plan = ZonePlan(zone, self.store.records(zone["id"]), self.min_ttl)
-        failure = plan.run(changes)
-        if failure is not None:
-            status, code, desc = failure
-            return self.error(status, desc, code)
-        plan.commit(self.store)
+        with self.store.transaction():  # read-check-write as one step under concurrency
+            plan = ZonePlan(zone, self.store.records(zone["id"]), self.min_ttl)
+            failure = plan.run(changes)
+            if failure is not None:
+                status, code, desc = failure
+                return self.error(status, desc, code)
+            plan.commit(self.store)
         return Response(200, OK)
 
 

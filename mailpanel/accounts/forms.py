@@ -8,10 +8,17 @@ from allauth.account.forms import SignupForm
 from allauth.account.internal.flows.manage_email import email_already_exists
 from django import forms
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.html import format_html
 
 from mailpanel.accounts.models import User
 from mailpanel.privacy.models import PolicyVersion
+
+
+def policy_link() -> str:
+    return format_html('<a href="{}">Read the privacy policy</a>', reverse("privacy_policy"))
 
 
 class PanelSignupForm(SignupForm):  # type: ignore[misc]
@@ -37,6 +44,7 @@ class PanelSignupForm(SignupForm):  # type: ignore[misc]
     accept_policy = forms.BooleanField(
         label="I have read and accept the privacy policy",
         required=True,
+        help_text=lazy(policy_link, str)(),
         error_messages={"required": "Please read and accept the privacy policy to sign up."},
     )
 

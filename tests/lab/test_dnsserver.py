@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.query
@@ -146,6 +151,16 @@ def test_dnsbl_lists_an_address_and_not_another(server: DnsServer, store: ZoneSt
     assert lookup("10.200.1.9").rcode() == dns.rcode.NXDOMAIN
 
 
+def test_static_records_are_served_inside_a_provider_zone(
+    server: DnsServer, store: ZoneStore, zone: str
+) -> None:
+    store.add_static("mx.example.com", "A", "10.200.0.3")
+    assert answer_texts(ask(server, "mx.example.com", "A")) == ["10.200.0.3"]
+    nodata = ask(server, "mx.example.com", "TXT")
+    assert nodata.rcode() == dns.rcode.NOERROR
+    assert nodata.authority[0].name.to_text() == "example.com."
+
+
 def test_delegation_switches_between_two_providers_zones(
     server: DnsServer, store: ZoneStore, zone: str
 ) -> None:
@@ -240,3 +255,28 @@ def test_an_unreadable_store_answers_servfail(tmp_path: Path) -> None:
     with DnsServer(tmp_path / "absent.sqlite3", HOST, 0) as server:
         assert ask(server, "example.com", "A").rcode() == dns.rcode.SERVFAIL
     assert not (tmp_path / "absent.sqlite3").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_command_line_server_answers(store: ZoneStore, zone: str) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "lab.dnsserver", "--db", str(store.path)]
+    process = subprocess.Popen([*command, "--listen", HOST, "--port", str(port)])
+    try:
+        query = dns.message.make_query("example.com", "A")
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                response = dns.query.udp(query, HOST, port=port, timeout=0.2)
+                break
+            except (dns.exception.Timeout, ConnectionError):
+                assert time.monotonic() < deadline, "lab.dnsserver did not answer"
+        assert answer_texts(response) == ["192.0.2.10"]
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,13 @@ def test_token_verify_and_envelope(api: httpx.Client) -> None:
     assert body["result"]["status"] == "active" and len(body["result"]["id"]) == 32
 
 
+def test_token_verify_refuses_a_bad_token_like_the_real_api(fake: FakeCloudflare) -> None:
+    with client(fake.base_url, headers={"Authorization": "Bearer wrong"}) as http:
+        response = http.get("/user/tokens/verify")
+    assert response.status_code == 401
+    assert response.json()["errors"] == [{"code": 1000, "message": "Invalid API Token"}]
+
+
 @pytest.mark.parametrize(
     "headers",
     [{"Authorization": "Bearer wrong"}, {}, {"X-Auth-Email": "ops@example.com", "X-Auth-Key": "x"}],
@@ -93,8 +101,12 @@ def test_zones_pagination_ends_with_an_empty_page(api: httpx.Client) -> None:
     pages = [api.get("/zones", params={"page": p, "per_page": 5}).json() for p in (1, 2, 3)]
     assert [len(p["result"]) for p in pages] == [5, 3, 0]
     assert pages[1]["result_info"] == {
-        "page": 2, "per_page": 5, "count": 3, "total_count": 8, "total_pages": 2
-    }  # fmt: skip
+        "page": 2,
+        "per_page": 5,
+        "count": 3,
+        "total_count": 8,
+        "total_pages": 2,
+    }
     names = [z["name"] for p in pages for z in p["result"]]
     assert sorted(names) == sorted(["example.com", *ZONES])  # other accounts' zones stay hidden
 
@@ -135,7 +147,9 @@ def test_create_names_are_stored_full(api: httpx.Client, zone_id: str, store: Zo
 
 
 @pytest.mark.parametrize("ttl", [0, 2, 59, 86401, "300", True])
-def test_ttl_outside_1_or_60_to_86400_is_rejected(api: httpx.Client, zone_id: str, ttl: Any) -> None:
+def test_ttl_outside_1_or_60_to_86400_is_rejected(
+    api: httpx.Client, zone_id: str, ttl: Any
+) -> None:
     response = post(api, zone_id, type="A", name="t", content="192.0.2.1", ttl=ttl)
     assert response.status_code == 400 and response.json()["success"] is False
     assert codes(response) == [1004]
@@ -164,13 +178,30 @@ def test_long_bare_txt_is_accepted(api: httpx.Client, zone_id: str) -> None:
     assert response.status_code == 200
 
 
-def test_identical_record_is_refused_with_quotes_normalised(api: httpx.Client, zone_id: str) -> None:
+def test_identical_record_is_refused_with_quotes_normalised(
+    api: httpx.Client, zone_id: str
+) -> None:
     assert post(api, zone_id, type="TXT", name="@", content='"v=spf1 -all"').status_code == 200
     again = post(api, zone_id, type="TXT", name="example.com", content="v=spf1 -all")
     assert again.status_code == 400
-    assert again.json()["errors"] == [{"code": 81058, "message": "An identical record already exists."}]  # fmt: skip
+    assert again.json()["errors"] == [
+        {"code": 81058, "message": "An identical record already exists."}
+    ]
     post(api, zone_id, type="A", name="www", content="192.0.2.1")
     assert codes(post(api, zone_id, type="CNAME", name="www", content="example.com")) == [81053]
+
+
+def test_concurrent_identical_posts_create_one_record(
+    fake: FakeCloudflare, zone_id: str, store: ZoneStore
+) -> None:
+    def attempt(_: int) -> int:
+        with client(fake.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+            return post(http, zone_id, type="A", name="race", content="192.0.2.9").status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(attempt, range(8)))
+    assert statuses == [200] + [400] * 7
+    assert len(store.records(zone_id, name="race.example.com")) == 1
 
 
 def test_get_put_patch_delete(api: httpx.Client, zone_id: str) -> None:
@@ -178,8 +209,14 @@ def test_get_put_patch_delete(api: httpx.Client, zone_id: str) -> None:
     url = f"/zones/{zone_id}/dns_records/{rec['result']['id']}"
     assert api.get(url).json()["result"]["priority"] == 10
     patched = api.patch(url, json={"priority": 20, "comment": "backup"}).json()["result"]
-    assert (patched["priority"], patched["content"], patched["comment"]) == (20, "mx1.example.com", "backup")  # fmt: skip
-    put = api.put(url, json={"type": "MX", "name": "@", "content": "mx2.example.com", "priority": 5})
+    assert (patched["priority"], patched["content"], patched["comment"]) == (
+        20,
+        "mx1.example.com",
+        "backup",
+    )
+    put = api.put(
+        url, json={"type": "MX", "name": "@", "content": "mx2.example.com", "priority": 5}
+    )
     assert put.json()["result"]["content"] == "mx2.example.com"
     assert put.json()["result"]["comment"] is None  # PUT replaces the whole record
     assert api.delete(url).json()["result"] == {"id": rec["result"]["id"]}
@@ -302,7 +339,11 @@ def test_request_log_and_counters(api: httpx.Client, zone_id: str, fake: FakeClo
     api.get(f"/zones/{zone_id}/dns_records", params={"type": "A"})
     assert (fake.request_count, fake.write_count) == (2, 1)
     write, read = fake.requests
-    assert (write.method, write.path, write.status) == ("POST", f"/client/v4/zones/{zone_id}/dns_records", 200)  # fmt: skip
+    assert (write.method, write.path, write.status) == (
+        "POST",
+        f"/client/v4/zones/{zone_id}/dns_records",
+        200,
+    )
     assert '"192.0.2.1"' in write.body and write.headers["authorization"] == f"Bearer {TOKEN}"
     assert read.query == {"type": "A"}
     fake.reset_counters()

@@ -132,16 +132,36 @@ def test_get_put_delete(api: httpx.Client) -> None:
     rec = create(api, host="www", type="A", answer="192.0.2.1", ttl=300).json()
     url = f"{RECORDS}/{rec['id']}"
     assert api.get(url).json() == rec
-    replaced = api.put(url, json={"host": "web", "type": "CNAME", "answer": "example.com", "ttl": 600})
+    replaced = api.put(
+        url, json={"host": "web", "type": "CNAME", "answer": "example.com", "ttl": 600}
+    )
     assert replaced.json() == {
-        "id": rec["id"], "domainName": "example.com", "host": "web",
-        "fqdn": "web.example.com.", "type": "CNAME", "answer": "example.com", "ttl": 600,
-    }  # fmt: skip
+        "id": rec["id"],
+        "domainName": "example.com",
+        "host": "web",
+        "fqdn": "web.example.com.",
+        "type": "CNAME",
+        "answer": "example.com",
+        "ttl": 600,
+    }
     deleted = api.delete(url)
     assert (deleted.status_code, deleted.json()) == (200, {})
     missing = api.get(url)
     assert (missing.status_code, missing.json()) == (404, {"message": "Not Found"})
     assert api.delete(url).status_code == 404
+
+
+def test_records_written_by_other_lab_code_get_integer_ids(
+    api: httpx.Client, store: ZoneStore
+) -> None:
+    zone = store.zone_by_name("namecom", USER, "example.com")
+    assert zone is not None
+    store.add_record(zone["id"], "seeded.example.com", "A", "192.0.2.50", 300)  # a hex id
+    [seeded] = api.get(RECORDS).json()["records"]
+    assert isinstance(seeded["id"], int) and seeded["host"] == "seeded"
+    assert api.get(f"{RECORDS}/{seeded['id']}").json() == seeded
+    assert api.delete(f"{RECORDS}/{seeded['id']}").status_code == 200
+    assert store.records(zone["id"]) == []
 
 
 def test_records_pagination(api: httpx.Client) -> None:
@@ -194,7 +214,11 @@ def test_request_counting(api: httpx.Client, fake: FakeNameCom) -> None:
     api.get(RECORDS, params={"page": 1})
     api.delete(f"{RECORDS}/{rec['id']}")
     assert (fake.request_count, fake.write_count) == (3, 2)
-    assert [(r.method, r.status) for r in fake.requests] == [("POST", 200), ("GET", 200), ("DELETE", 200)]  # fmt: skip
+    assert [(r.method, r.status) for r in fake.requests] == [
+        ("POST", 200),
+        ("GET", 200),
+        ("DELETE", 200),
+    ]
     assert fake.requests[1].path == "/v4/domains/example.com/records"
     assert fake.requests[1].query == {"page": "1"}
 

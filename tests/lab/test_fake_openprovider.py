@@ -98,13 +98,15 @@ def test_expire_sessions_forces_a_new_login(api: httpx.Client, fake: FakeOpenPro
 
 
 def test_more_than_30_logins_a_minute_are_denied(fake: FakeOpenProvider) -> None:
-    assert {login(fake).json()["code"] for _ in range(30)} == {0}
-    denied = login(fake)
-    assert denied.json()["code"] == 10005 and denied.json()["desc"] == "Access denied"
-    assert fake.login_count == 31
-    assert isinstance(fake.clock, FakeClock)
-    fake.clock.advance(61)
-    assert login(fake).json()["code"] == 0
+    body = {"username": USER, "password": PASSWORD, "ip": "0.0.0.0"}
+    with client(fake.base_url) as http:
+        assert {http.post("/auth/login", json=body).json()["code"] for _ in range(30)} == {0}
+        denied = http.post("/auth/login", json=body)
+        assert denied.json()["code"] == 10005 and denied.json()["desc"] == "Access denied"
+        assert fake.login_count == 31
+        assert isinstance(fake.clock, FakeClock)
+        fake.clock.advance(61)
+        assert http.post("/auth/login", json=body).json()["code"] == 0
 
 
 # -- zones ----------------------------------------------------------------------------------
@@ -160,7 +162,9 @@ def test_add_with_relative_apex_and_full_names(api: httpx.Client, store: ZoneSto
     got = {(r["name"], r["type"]): r for r in records(api)}
     assert got[("example.com", "MX")]["prio"] == 10
     assert got[("_dmarc.example.com", "TXT")]["value"] == '"v=DMARC1; p=none"'  # served quoted
-    assert got[("www.example.com", "A")]["prio"] == 0 and got[("www.example.com", "A")]["ttl"] == 600
+    assert (
+        got[("www.example.com", "A")]["prio"] == 0 and got[("www.example.com", "A")]["ttl"] == 600
+    )
     txt = [r for r in stored(store) if r["type"] == "TXT"]
     assert [(r["name"], r["content"]) for r in txt] == [("_dmarc.example.com", "v=DMARC1; p=none")]
 
@@ -194,8 +198,10 @@ def test_remove_matches_all_five_fields(api: httpx.Client, store: ZoneStore) -> 
 
 def test_update_replaces_the_original_record(api: httpx.Client, store: ZoneStore) -> None:
     put(api, add=[rec("", "MX", "mx1.example.com", prio=10)])
-    change = {"original_record": rec("", "MX", "mx1.example.com", prio=10),
-              "record": rec("", "MX", "mx2.example.com", ttl=900, prio=5)}  # fmt: skip
+    change = {
+        "original_record": rec("", "MX", "mx1.example.com", prio=10),
+        "record": rec("", "MX", "mx2.example.com", ttl=900, prio=5),
+    }
     assert put(api, update=[change]).json()["code"] == 0
     [row] = stored(store)
     assert (row["content"], row["ttl"], row["priority"]) == ("mx2.example.com", 900, 5)

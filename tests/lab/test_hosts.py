@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncssh
+import dns.message
+import dns.query
 import pytest
 
 from lab import images, netlab
@@ -197,10 +199,8 @@ def test_the_mail_lab_has_no_way_out(lab: Lab) -> None:
     assert any("! -i mplab0 -o mplab0" in r and r.endswith("-j DROP") for r in forward)
     assert not any("ACCEPT" in r for r in forward)
     assert netlab.tagged_rules("nat") == []
-    assert ssh(lab.hosts[0], "cat /etc/resolv.conf").stdout.split()[:2] == [
-        "nameserver",
-        lab.dns_address,
-    ]
+    resolv_conf = str(ssh(lab.hosts[0], "cat /etc/resolv.conf").stdout)
+    assert resolv_conf.split()[:2] == ["nameserver", lab.dns_address]
 
 
 @pytest.mark.lab
@@ -268,3 +268,15 @@ def test_a_crashed_lab_is_cleaned_up_by_the_next_up(lab_factory: Callable[[], La
     assert ssh(first, "timeout 5 bash -c " + shlex.quote(script)).stdout == "SSH-"
     fresh.down()
     assert nothing_of_the_lab_is_left() == []
+
+
+@pytest.mark.lab
+def test_hosts_reach_the_lab_dns_and_smtp_services(lab: Lab) -> None:
+    if not lab.services:
+        pytest.skip("the lab's DNS and SMTP service modules are not in this checkout")
+    host = lab.hosts[0]
+    script = f"exec 3<>/dev/tcp/{lab.mx_address}/25 && head -c 4 <&3"
+    assert ssh(host, "timeout 5 bash -c " + shlex.quote(script)).stdout == "220 "
+    query = dns.message.make_query("lab.", "SOA")
+    assert query.is_response(dns.query.tcp(query, lab.dns_address, timeout=5))
+    assert lab.zone_db.parent == lab.mail_db.parent == lab.run_dir

@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -263,3 +268,28 @@ def test_models_can_require_a_key() -> None:
     with FakeLLM(keys=[KEY], public_models=False) as fake:
         assert httpx.get(f"{fake.base_url}/models").status_code == 401
         assert httpx.get(f"{fake.base_url}/models", headers=auth()).status_code == 200
+
+
+def test_the_command_line_endpoint_serves(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "lab.llm", "--port", str(port), "--key", KEY]
+    process = subprocess.Popen([*command, "--no-credit-key", BROKE, "--pace-ms", "1"])
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                assert httpx.get(f"{base}/models").status_code == 200
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline, "lab.llm did not start"
+                time.sleep(0.05)
+        url = f"{base}/chat/completions"
+        assert httpx.post(url, headers=auth(), json=chat_body()).status_code == 200
+        assert httpx.post(url, headers=auth(BROKE), json=chat_body()).status_code == 403
+    finally:
+        process.terminate()
+        # uvicorn shuts down gracefully, then re-raises the signal it caught.
+        assert process.wait(timeout=10) in (0, -signal.SIGTERM)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import smtplib
+import socket
 import ssl
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -210,3 +214,31 @@ def test_only_listed_domains_are_accepted_when_given(tmp_path: Path) -> None:
 def test_wait_for_message_times_out(tmp_path: Path) -> None:
     with pytest.raises(TimeoutError):
         wait_for_message(tmp_path / "none.sqlite3", timeout=0.2)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_command_line_receiver_records_mail(lab: Lab, tmp_path: Path) -> None:
+    port, mail_db = free_port(), tmp_path / "cli-mail.sqlite3"
+    command = [sys.executable, "-m", "lab.smtpreceiver", "--db", str(mail_db)]
+    command += ["--listen", HOST, "--port", str(port), "--dns", f"{HOST}:{lab.dns.port}"]
+    process = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client = smtplib.SMTP(HOST, port, local_hostname=f"out.{DOMAIN}", timeout=5)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "lab.smtpreceiver did not start"
+                time.sleep(0.05)
+        with client:
+            client.sendmail(f"bounce@{DOMAIN}", ["alice@lab"], b"From: news@shop.example\r\n\r\nhi")
+        assert wait_for_message(mail_db)["spf"] == "pass"
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0

@@ -36,12 +36,23 @@ def test_schema_is_the_contract_with_the_dns_server(store: ZoneStore) -> None:
         ("created", "REAL", 1, 0),
     ]
     assert [c[0] for c in columns(store.path, "records")] == [
-        "id", "zone_id", "name", "type", "content", "ttl", "priority", "created"
-    ]  # fmt: skip
+        "id",
+        "zone_id",
+        "name",
+        "type",
+        "content",
+        "ttl",
+        "priority",
+        "created",
+    ]
     assert columns(store.path, "delegations") == [("name", "TEXT", 0, 1), ("zone_id", "TEXT", 1, 0)]
     assert [c[0] for c in columns(store.path, "static_records")] == [
-        "name", "type", "content", "ttl", "priority"
-    ]  # fmt: skip
+        "name",
+        "type",
+        "content",
+        "ttl",
+        "priority",
+    ]
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -67,7 +78,9 @@ def test_zones_filter_by_provider_and_account(store: ZoneStore) -> None:
 
 def test_records_keep_insertion_order_and_filter(store: ZoneStore) -> None:
     zone_id = store.create_zone("cloudflare", "a1", "example.com")["id"]
-    added = [store.add_record(zone_id, f"h{i}.Example.com.", "a", f"192.0.2.{i}", 300) for i in range(30)]  # fmt: skip
+    added = [
+        store.add_record(zone_id, f"h{i}.Example.com.", "a", f"192.0.2.{i}", 300) for i in range(30)
+    ]
     assert [r["id"] for r in store.records(zone_id)] == [r["id"] for r in added]
     assert added[0]["name"] == "h0.example.com" and added[0]["type"] == "A"
     store.add_record(zone_id, "example.com", "MX", "mx.example.com", 300, priority=10)
@@ -82,8 +95,10 @@ def test_update_and_delete_records(store: ZoneStore) -> None:
     rec = store.add_record(zone_id, "example.com", "TXT", '"v=spf1 -all"', 1, record_id="r1")
     updated = store.update_record("r1", content="v=spf1 mx -all", ttl=600, name="Spf.example.com")
     assert (updated["content"], updated["ttl"], updated["name"]) == (
-        "v=spf1 mx -all", 600, "spf.example.com"
-    )  # fmt: skip
+        "v=spf1 mx -all",
+        600,
+        "spf.example.com",
+    )
     assert updated["created"] == rec["created"]
     with pytest.raises(TypeError):
         store.update_record("r1", zone_id="other")
@@ -138,8 +153,20 @@ def test_static_records(store: ZoneStore) -> None:
     store.add_static("2.1.200.10.zen.lab.", "a", "127.0.0.2")
     store.add_static("2.1.200.10.zen.lab", "TXT", "Listed", ttl=60)
     assert store.static("2.1.200.10.ZEN.lab") == [
-        {"name": "2.1.200.10.zen.lab", "type": "A", "content": "127.0.0.2", "ttl": 300, "priority": None},  # fmt: skip
-        {"name": "2.1.200.10.zen.lab", "type": "TXT", "content": "Listed", "ttl": 60, "priority": None},  # fmt: skip
+        {
+            "name": "2.1.200.10.zen.lab",
+            "type": "A",
+            "content": "127.0.0.2",
+            "ttl": 300,
+            "priority": None,
+        },
+        {
+            "name": "2.1.200.10.zen.lab",
+            "type": "TXT",
+            "content": "Listed",
+            "ttl": 60,
+            "priority": None,
+        },
     ]
     assert store.remove_static("2.1.200.10.zen.lab", "TXT") == 1
     assert [r["type"] for r in store.static("2.1.200.10.zen.lab")] == ["A"]
@@ -162,7 +189,9 @@ def test_concurrent_writers_in_threads_and_connections(store: ZoneStore) -> None
         for i in range(40):
             target.add_record(zone_id, f"w{worker}-{i}.example.com", "A", "192.0.2.1", 300)
 
-    threads = [threading.Thread(target=write, args=(store if n % 2 else other, n)) for n in range(8)]  # fmt: skip
+    threads = [
+        threading.Thread(target=write, args=(store if n % 2 else other, n)) for n in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -177,7 +206,8 @@ def test_another_process_writes_while_we_write(store: ZoneStore) -> None:
     script = (
         "import sys\nfrom lab.zonestore import ZoneStore\n"
         "s = ZoneStore(sys.argv[1])\n"
-        "for i in range(100): s.add_record(sys.argv[2], f'p{i}.example.com', 'A', '192.0.2.9', 300)\n"  # fmt: skip
+        "for i in range(100):\n"
+        "    s.add_record(sys.argv[2], f'p{i}.example.com', 'A', '192.0.2.9', 300)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(store.path), zone_id])
     for i in range(100):

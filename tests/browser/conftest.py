@@ -1,0 +1,125 @@
+"""A real panel (``mailpanel serve``: ASGI web + worker) in a fresh data folder, and Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@dataclass
+class Panel:
+    url: str
+    data_dir: Path
+
+    @property
+    def outbox(self) -> Path:
+        return self.data_dir / "outbox"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"mailpanel serve exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"mailpanel serve did not answer at {url} in {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def panel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Panel]:
+    data_dir = tmp_path_factory.mktemp("panel-data")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILPANEL_", "DJANGO_"))}
+    env.update(MAILPANEL_DATA_DIR=str(data_dir), MAILPANEL_JOB_HEARTBEAT_SECONDS="1")
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    log = (data_dir / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mailpanel.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url + "/", process)
+        yield Panel(url=url, data_dir=data_dir)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests need {CHROMIUM} (make test installs it)")
+        pytest.skip(f"browser: {CHROMIUM} is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def newest_mail(outbox: Path, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = (
+            sorted(outbox.glob("*.log"), key=lambda p: p.stat().st_mtime) if outbox.exists() else []
+        )
+        if files:
+            return files[-1].read_text()
+        time.sleep(0.2)
+    raise AssertionError(f"no mail in {outbox}")
+
+
+def chromium_available() -> bool:
+    return shutil.which(CHROMIUM) is not None
