@@ -1,1 +1,1 @@
-"""The test lab: real peers (VPS containers, DNS provider APIs, DNS, SMTP, LLM) for tests and demos."""
+"""The test lab: real peers (VPS hosts, DNS provider APIs, DNS, SMTP, LLM) for tests."""

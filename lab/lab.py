@@ -12,7 +12,9 @@ server only. When NAT is on (always for a bare-flavour host) every host
 started afterwards gets the package registry's addresses, as this machine
 resolved them, pinned in /etc/hosts; the firewall lets the lab reach exactly
 those addresses on TCP 80/443. So ``apt-get update && apt-get install
-postfix`` works over SSH on a bare host with no outside DNS.
+postfix`` works over SSH on a bare host with no outside DNS. Its sources list
+has deb.debian.org only (no security mirror). To match the mail image, preseed
+``postfix postfix/main_mailer_type select No configuration`` first.
 """
 
 from __future__ import annotations
@@ -124,8 +126,11 @@ class Lab:
             if services:
                 self._start_services()
             self.add_hosts(hosts, flavour, timeout)
-        except BaseException:
-            self.down()
+        except BaseException as exc:
+            try:
+                self.down()
+            except LabError as teardown:
+                exc.add_note(str(teardown))
             raise
         return self.hosts
 

@@ -4,6 +4,7 @@ serve   web + worker in one process tree (the embedded mode)
 web     the ASGI web server alone (scale-out: run N of these)
 worker  the job worker alone (scale-out: run M of these)
 manage  any Django management command (migrate, createsuperuser, ...)
+vault   vault keys: status, rotate, retire
 lab     the test lab (``mailpanel lab up --hosts 3``)
 """
 
@@ -129,6 +130,13 @@ def cmd_lab(opts: argparse.Namespace) -> int:
     return int(lab_main(opts.args) or 0)
 
 
+def cmd_vault(opts: argparse.Namespace) -> int:
+    _setup_django()
+    from mailpanel.vault.cli import main as vault_main
+
+    return vault_main(opts.args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailpanel", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -143,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     sub.choices["web"].add_argument("--workers", type=int, default=1)
     sub.add_parser("worker").set_defaults(func=cmd_worker)
-    for name, func in (("manage", cmd_manage), ("lab", cmd_lab)):
+    for name, func in (("manage", cmd_manage), ("lab", cmd_lab), ("vault", cmd_vault)):
         p = sub.add_parser(name, add_help=False)
         p.add_argument("args", nargs=argparse.REMAINDER)
         p.set_defaults(func=func)

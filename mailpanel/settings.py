@@ -54,12 +54,28 @@ else:
     DEBUG = env_bool("MAILPANEL_DEBUG", False)
 
 HTTPS = PRODUCTION or env_bool("MAILPANEL_HTTPS", False)
+
+# --- vault ------------------------------------------------------------------
+# Inline keys (read-only) or a key file (rotation can append to it). The last key is active.
+VAULT_KEYS = env_str("MAILPANEL_VAULT_KEYS") or None
+VAULT_KEYS_FILE = Path(env_str("MAILPANEL_VAULT_KEYS_FILE") or DATA_DIR / "vault-keys")
+if (
+    PRODUCTION
+    and not VAULT_KEYS
+    and not (env_str("MAILPANEL_VAULT_KEYS_FILE") and VAULT_KEYS_FILE.exists())
+):
+    raise ValueError(
+        "MAILPANEL_VAULT_KEYS (or MAILPANEL_VAULT_KEYS_FILE, an existing file) must be set "
+        "when MAILPANEL_MODE=production: the vault will not invent a key in production"
+    )
 PUBLIC_URL = env_str("MAILPANEL_PUBLIC_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "mailpanel.accounts",
     "mailpanel.privacy",
     "mailpanel.jobs",
+    "mailpanel.vault",
+    "mailpanel.activity",
     "mailpanel.pages",
     "mailpanel.pages.apps.PanelAdminConfig",
     "django.contrib.auth",
@@ -256,6 +272,7 @@ if HTTPS:
     if env_bool("MAILPANEL_BEHIND_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SILENCED_SYSTEM_CHECKS: list[str] = []
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mailpanel.vault.reports.RedactingExceptionReporterFilter"
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -297,6 +314,16 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- outside peers (the lab's fakes stand in for them in tests) -------------
+DNS_API_URLS = {
+    "cloudflare": env_str("MAILPANEL_CLOUDFLARE_API_URL", "https://api.cloudflare.com/client/v4"),
+    "namecom": env_str("MAILPANEL_NAMECOM_API_URL", "https://api.name.com/v4"),
+    "openprovider": env_str("MAILPANEL_OPENPROVIDER_API_URL", "https://api.openprovider.eu/v1beta"),
+}
+NVIDIA_API_URL = env_str("MAILPANEL_NVIDIA_API_URL", "https://integrate.api.nvidia.com/v1")
+NVIDIA_MODEL = env_str("MAILPANEL_NVIDIA_MODEL", "deepseek-ai/deepseek-v3-0324")
+OUTBOUND_TIMEOUT_SECONDS = env_int("MAILPANEL_OUTBOUND_TIMEOUT_SECONDS", 30)
 
 # --- jobs -------------------------------------------------------------------
 JOB_HEARTBEAT_SECONDS = env_int("MAILPANEL_JOB_HEARTBEAT_SECONDS", 5)

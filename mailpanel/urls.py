@@ -13,6 +13,7 @@ urlpatterns = [
     path("account/profile/", pages.account_profile, name="account_profile"),
     path("account/", include("allauth.urls")),
     path("jobs/", include("mailpanel.jobs.urls")),
+    path("credentials/", include("mailpanel.vault.urls")),
     path("staff/needs-2fa/", pages.staff_needs_mfa, name="staff_needs_mfa"),
     path("staff/", admin.site.urls),
 ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 
 import pytest
 from django.test import Client
+from huey.api import Huey
+from huey.contrib.djhuey import HUEY
 
 from tests.factories import UserFactory
 
@@ -39,3 +42,11 @@ def other_client(other_user: object) -> Client:
     client = Client()
     client.force_login(other_user)  # type: ignore[arg-type]
     return client
+
+
+@pytest.fixture
+def queue() -> Iterator[Huey]:
+    """The real configured queue (SQLite file, or Redis on the PostgreSQL run), emptied."""
+    HUEY.flush()
+    yield HUEY
+    HUEY.flush()

@@ -8,3 +8,8 @@ os.environ.setdefault(
 )
 
 from mailpanel.settings import *  # noqa: F403
+
+# Tests reach only loopback: an unset peer points at the discard port, which refuses.
+_NOWHERE = "http://127.0.0.1:9"
+DNS_API_URLS = {name: _NOWHERE for name in DNS_API_URLS}  # noqa: F405
+NVIDIA_API_URL = _NOWHERE

@@ -2,19 +2,23 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+# (url name, label, url-name prefix of the pages that belong to the section)
 SECTIONS = [
-    ("dashboard", "Overview"),
-    ("servers", "Servers"),
-    ("domains", "Domains"),
-    ("dns", "DNS"),
-    ("checks", "Checks"),
-    ("assistant", "Assistant"),
-    ("job_list", "Jobs"),
-    ("activity", "Activity"),
-    ("account_profile", "Account"),
+    ("dashboard", "Overview", "dashboard"),
+    ("servers", "Servers", "server"),
+    ("credential_list", "Credentials", "credential"),
+    ("domains", "Domains", "domain"),
+    ("dns", "DNS", "dns"),
+    ("checks", "Checks", "check"),
+    ("assistant", "Assistant", "assistant"),
+    ("job_list", "Jobs", "job"),
+    ("activity", "Activity", "activity"),
+    ("account_profile", "Account", "account"),
 ]
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
     match = getattr(request, "resolver_match", None)
-    return {"nav_sections": SECTIONS, "nav_current": match.url_name if match else ""}
+    current = (match.url_name or "") if match else ""
+    active = next((name for name, _, prefix in SECTIONS if current.startswith(prefix)), "")
+    return {"nav_sections": [(n, label) for n, label, _ in SECTIONS], "nav_current": active}

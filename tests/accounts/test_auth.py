@@ -10,23 +10,10 @@ from django.test import Client
 from django.urls import reverse
 
 from mailpanel.accounts.models import User
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import UserFactory
+from tests.helpers import enable_totp, login
 
 pytestmark = pytest.mark.django_db
-
-
-def login(client: Client, email: str, password: str = DEFAULT_PASSWORD) -> object:
-    return client.post(reverse("account_login"), {"login": email, "password": password})
-
-
-def enable_totp(client: Client, password: str = DEFAULT_PASSWORD) -> str:
-    # Turning on 2FA is a sensitive change: allauth asks for the password again first.
-    client.post(reverse("account_reauthenticate"), {"password": password})
-    page = client.get(reverse("mfa_activate_totp"))
-    secret = page.context["form"].secret
-    response = client.post(reverse("mfa_activate_totp"), {"code": pyotp.TOTP(secret).now()})
-    assert response.status_code == 302, response.content
-    return str(secret)
 
 
 def test_email_verification_link_confirms_and_signs_in(client: Client) -> None:

@@ -18,7 +18,7 @@ from mailpanel.jobs.actions import cancel_job, start_job
 from mailpanel.jobs.context import JobContext
 from mailpanel.jobs.models import Job, JobLogLine, JobState
 from mailpanel.jobs.runner import WORKER_ID, reap_dead_jobs
-from tests.jobs.conftest import drain
+from tests.helpers import drain
 
 FAST = {"pause": 0.01}
 

@@ -20,6 +20,8 @@ PRODUCTION_ENV = {
     "MAILPANEL_ALLOWED_HOSTS": "panel.example.test",
     "MAILPANEL_HTTPS": "true",
     "MAILPANEL_SMTP_HOST": "smtp.example.test",
+    # A fixed test key (id:base64 of 32 bytes); production reads keys, never invents one.
+    "MAILPANEL_VAULT_KEYS": "ktest:" + "A" * 43,
 }
 
 

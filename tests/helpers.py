@@ -1,0 +1,50 @@
+"""Flows several tests walk through the real views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyotp
+from django.test import Client
+from django.urls import reverse
+from huey.api import Huey
+
+from tests.factories import DEFAULT_PASSWORD
+
+
+def login(client: Client, email: str, password: str = DEFAULT_PASSWORD) -> Any:
+    return client.post(reverse("account_login"), {"login": email, "password": password})
+
+
+def enable_totp(client: Client, password: str = DEFAULT_PASSWORD) -> str:
+    # Turning on 2FA is a sensitive change: allauth asks for the password again first.
+    client.post(reverse("account_reauthenticate"), {"password": password})
+    page = client.get(reverse("mfa_activate_totp"))
+    secret = page.context["form"].secret
+    response = client.post(reverse("mfa_activate_totp"), {"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 302, response.content
+    return str(secret)
+
+
+def staff_client_with_2fa(email: str) -> Client:
+    """A staff member signed in with password and TOTP, as the admin requires."""
+    from tests.factories import UserFactory
+
+    UserFactory(email=email, is_staff=True, is_superuser=True)
+    client = Client()
+    login(client, email)
+    secret = enable_totp(client)
+    client.post(reverse("account_logout"))
+    login(client, email)
+    response = client.post(reverse("mfa_authenticate"), {"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 302, "TOTP sign-in failed"
+    return client
+
+
+def drain(queue: Huey) -> int:
+    """Do what a worker does: take each task off the queue and execute it."""
+    done = 0
+    while (task := queue.dequeue()) is not None:
+        queue.execute(task)
+        done += 1
+    return done
