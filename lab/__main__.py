@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from lab import images
 from lab.lab import Lab, LabError, services_available
+from lab.peers import ZONES
 
 
 def _services(choice: str) -> bool:
@@ -35,12 +36,48 @@ def print_lab(lab: Lab) -> None:
     if lab.hosts:
         first = lab.hosts[0]
         print(f"\nssh -i {first.root_key_path} root@{first.address}")
+    if lab.peers is not None:
+        print_peers(lab)
+
+
+def print_peers(lab: Lab) -> None:
+    """The peers' URLs and lab accounts, and the settings that point the panel at them."""
+    peers = lab.peers
+    assert peers is not None
+
+    def zones(name: str) -> str:
+        return ", ".join(ZONES[name])
+
+    print("\nPeers on loopback (lab accounts, new for each lab):")
+    print(
+        f"  Cloudflare    {peers.cloudflare_url}  token {peers.cloudflare_token}"
+        f"  zones {zones('cloudflare')}"
+    )
+    print(
+        f"  Name.com      {peers.namecom_url}  user {peers.namecom_username}"
+        f"  token {peers.namecom_token}  zones {zones('namecom')}"
+    )
+    print(
+        f"  OpenProvider  {peers.openprovider_url}  user {peers.openprovider_username}"
+        f"  password {peers.openprovider_password}  zones {zones('openprovider')}"
+    )
+    print(f"  NVIDIA LLM    {peers.llm_url}  key {peers.llm_key}")
+    print("\nStart the panel against the lab:\n")
+    for name, value in peers.env(lab.dns_address).items():
+        print(f"{name}={value} \\")
+    print("mailpanel serve")
 
 
 def cmd_up(args: argparse.Namespace) -> None:
     lab = Lab()
     started = time.monotonic()
-    lab.up(args.hosts, flavour=args.flavour, services=_services(args.services), nat=args.nat)
+    lab.up(
+        args.hosts,
+        flavour=args.flavour,
+        services=_services(args.services),
+        nat=args.nat,
+        peers=args.peers == "on",
+    )
     print(f"lab up: {len(lab.hosts)} hosts in {time.monotonic() - started:.1f} s\n")
     print_lab(lab)
 
@@ -69,7 +106,7 @@ def cmd_timing(args: argparse.Namespace) -> None:
         lab.down()  # a clean start, not counted
         started = time.monotonic()
         try:
-            lab.up(count, flavour=args.flavour, services=False)
+            lab.up(count, flavour=args.flavour, services=False, peers=False)
             up = time.monotonic() - started
         finally:
             down_started = time.monotonic()
@@ -92,6 +129,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--flavour", choices=images.FLAVOURS, default="mail")
     up.add_argument("--services", choices=("auto", "on", "off"), default="auto")
     up.add_argument("--nat", action="store_true", help="open TCP 80/443 to the registry")
+    up.add_argument(
+        "--peers", choices=("on", "off"), default="on", help="provider fakes and LLM on loopback"
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="tear the lab down").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show the lab and its resources").set_defaults(func=cmd_status)

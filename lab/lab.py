@@ -38,15 +38,18 @@ import dns.message
 import dns.query
 
 from lab import hosts as hostlib
-from lab import images, netlab
+from lab import images, labnames, netlab
+from lab import peers as peerlib
 from lab.hosts import LabHost
+from lab.peers import Peers
+from lab.zonestore import ZoneStore
 
 RUN_DIR = Path(os.environ.get("MAILPANEL_LAB_RUN", "/run/mailpanel-lab"))
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVICE_MODULES = {"dns": "lab.dnsserver", "mx": "lab.smtpreceiver"}
 REQUIRED_TOOLS = ("systemd-nspawn", "debootstrap", "ip", "iptables", "mount", "openssl")
 
-__all__ = ["Lab", "LabError", "LabHost", "services_available", "unavailable_reason"]
+__all__ = ["Lab", "LabError", "LabHost", "Peers", "services_available", "unavailable_reason"]
 
 
 class LabError(RuntimeError):
@@ -84,6 +87,8 @@ class Lab:
         self.flavour = "mail"
         self.services = False
         self.registry_pins: list[str] = []
+        self.peers: Peers | None = None  # base URLs and lab credentials, when peers run
+        self._peer_pids: dict[str, int] = {}
         self._password = ""
         self._password_hash = ""
         self._ip_forward_before: str | None = None
@@ -107,10 +112,12 @@ class Lab:
     # --- bringing up -----------------------------------------------------------
 
     def up(self, hosts: int, flavour: str = "mail", services: bool = True,
-           nat: bool = False, timeout: float | None = None) -> list[LabHost]:  # fmt: skip
+           nat: bool = False, timeout: float | None = None,
+           peers: bool = True) -> list[LabHost]:  # fmt: skip
         """Clean any stale lab, then start ``hosts`` hosts (and the DNS and SMTP services).
 
-        NAT is enabled when ``nat`` is true or the flavour is ``bare``.
+        NAT is enabled when ``nat`` is true or the flavour is ``bare``. With ``peers``,
+        the provider fakes and the fake LLM run on loopback (see ``lab.peers``).
         """
         reason = unavailable_reason()
         if reason:
@@ -118,14 +125,24 @@ class Lab:
         if services and not services_available():
             raise LabError("lab: services=True but lab.dnsserver/lab.smtpreceiver are missing")
         self.down()
+        busy = peerlib.busy_ports() if peers else []
+        if busy:  # refused before anything is built or started
+            raise LabError(
+                f"lab: cannot start the peers, port busy: {', '.join(busy)} (stop whatever"
+                " listens there, or move the lab's ports with MAILPANEL_LAB_PORT_BASE)"
+            )
         images.ensure_image(flavour, self.cache_dir)
         try:
             self._start_network(flavour, services)
             if nat or flavour == "bare":
                 self.enable_nat()
+            if peers:
+                self._spawn_peers()  # they start while the services and hosts boot
             if services:
                 self._start_services()
             self.add_hosts(hosts, flavour, timeout)
+            if self.peers is not None:
+                self._wait_peers()
         except BaseException as exc:
             try:
                 self.down()
@@ -141,6 +158,7 @@ class Lab:
         self._password_hash = hostlib.hash_password(self._password)
         hostlib.raise_inotify_limits()
         self._save()  # before the first resource, so another process can find the run
+        ZoneStore(self.zone_db).close()  # the schema, before any reader or writer starts
         netlab.add_bridge()
 
     def enable_nat(self) -> None:
@@ -165,6 +183,8 @@ class Lab:
         for number in range(first, first + n):
             name, address = f"vps{number}", netlab.vps_address(number)
             netlab.add_node(name, address)
+            # Published before boot: the host's own first lookups already find it.
+            labnames.add_machine(self.zone_db, labnames.host_name(name), address)
             host = hostlib.prepare(name, address, flavour, image, self.run_dir, files)
             hostlib.start(host, self.run_dir)
             new.append(host)
@@ -186,6 +206,9 @@ class Lab:
     def _start_services(self) -> None:
         for node in SERVICE_MODULES:
             netlab.add_node(node, netlab.FIXED_ADDRESSES[node])
+            labnames.add_machine(
+                self.zone_db, labnames.SERVICE_NAMES[node], netlab.FIXED_ADDRESSES[node]
+            )
         dns_args = ["--db", str(self.zone_db), "--listen", self.dns_address, "--port", "53"]
         mx_args = ["--db", str(self.mail_db), "--listen", self.mx_address, "--port", "25"]
         procs = {
@@ -194,6 +217,29 @@ class Lab:
         }
         _wait_for(lambda: _dns_answers(self.dns_address), procs["dns"], "lab DNS server")
         _wait_for(lambda: _smtp_answers(self.mx_address), procs["mx"], "lab SMTP receiver")
+
+    def _spawn_peers(self) -> None:
+        self.peers = Peers.generate()
+        try:
+            self._peer_pids = peerlib.spawn(self.peers, self.zone_db, self.run_dir, PROJECT_ROOT)
+        except peerlib.PeerError as exc:
+            raise LabError(str(exc)) from exc
+        finally:
+            self._save()  # pids and credentials, also of a half-started set
+
+    def _wait_peers(self) -> None:
+        assert self.peers is not None
+        try:
+            peerlib.wait_ready(self.peers, self._peer_pids, self.run_dir)
+        except peerlib.PeerError as exc:
+            raise LabError(str(exc)) from exc
+
+    def dnsbl_list(self, address: str, reason: str = "Listed by the lab DNSBL") -> str:
+        """List ``address`` in the lab DNSBL (``dnsbl.lab``); returns the listed name."""
+        return labnames.list_in_dnsbl(self.zone_db, address, reason)
+
+    def dnsbl_delist(self, address: str) -> None:
+        labnames.delist_from_dnsbl(self.zone_db, address)
 
     def _spawn(self, node: str, args: list[str]) -> subprocess.Popen[bytes]:
         ns = netlab.netns_name(node)
@@ -210,6 +256,8 @@ class Lab:
     def down(self) -> None:
         """Tear down the lab (this one or a stale one) and check that nothing remains."""
         saved = self._load_state()
+        known_peers = [*self._peer_pids.values(), *saved.get("peer_pids", {}).values()]
+        peerlib.stop(known_peers)
         hostlib.stop_all()
         hostlib.unmount_all(self.run_dir)
         netlab.remove_network()
@@ -219,12 +267,14 @@ class Lab:
             raise LabError("lab: teardown left " + "; ".join(left))
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self.hosts, self.registry_pins, self._ip_forward_before = [], [], None
+        self.peers, self._peer_pids = None, {}
 
     def leftovers(self) -> list[str]:
         """Every lab resource that exists on this machine right now."""
         found = netlab.leftovers()
         found += [f"mount {point}" for point in hostlib.lab_mounts(self.run_dir)]
         found += [f"nspawn pid {pid}" for pid in hostlib.lab_nspawn_pids()]
+        found += [f"peer pid {pid}" for pid in peerlib.running(self._peer_pids.values())]
         for ns in netlab.lab_namespaces():
             pids = netlab.namespace_pids(ns)
             if pids:
@@ -244,6 +294,8 @@ class Lab:
             "registry_pins": self.registry_pins,
             "ip_forward_before": self._ip_forward_before,
             "hosts": [host.to_json() for host in self.hosts],
+            "peers": self.peers.to_json() if self.peers else None,
+            "peer_pids": self._peer_pids,
         }
         tmp = self.state_path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -270,6 +322,8 @@ class Lab:
         lab.registry_pins = state["registry_pins"]
         lab._ip_forward_before = state["ip_forward_before"]
         lab.hosts = [LabHost.from_json(host) for host in state["hosts"]]
+        lab.peers = Peers.from_json(state["peers"]) if state.get("peers") else None
+        lab._peer_pids = {name: int(pid) for name, pid in state.get("peer_pids", {}).items()}
         return lab
 
 

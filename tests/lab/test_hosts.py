@@ -18,7 +18,7 @@ import dns.message
 import dns.query
 import pytest
 
-from lab import images, netlab
+from lab import images, netlab, peers
 from lab.lab import PROJECT_ROOT, Lab, LabHost
 
 SUDO = "sudo -S -k -p '' true"
@@ -64,6 +64,8 @@ def nothing_of_the_lab_is_left() -> list[str]:
             continue
         if b"systemd-nspawn" in args and b"mplab-" in args:
             found.append(f"process {cmdline.parent.name}")
+    peer_ports = {f"127.0.0.1:{port}" for port in peers.PORTS.values()}
+    found += [line for line in lines("ss", "-Hltn") if peer_ports & set(line.split())]
     return found
 
 
@@ -241,9 +243,16 @@ def test_the_command_line_leaves_the_lab_running_until_down(
 ) -> None:
     table = lab_cli("up", "--hosts", "1", "--services", "off")
     assert "vps1" in table and "10.200.0.11" in table
-    # The process that started the lab has exited; the host still answers.
-    (host,) = Lab.attach().hosts
+    # The process that started the lab has exited; the host and the peers still answer.
+    attached = Lab.attach()
+    (host,) = attached.hosts
     assert host.host_key_fingerprint in table and host.password in table
+    assert attached.peers is not None
+    assert attached.peers.cloudflare_token in table and attached.peers.llm_key in table
+    for name, value in attached.peers.env(attached.dns_address).items():
+        assert f"{name}={value} \\\n" in table
+    assert table.rstrip().endswith("mailpanel serve")
+    assert len(peers.running()) == len(peers.MODULES)
     assert str(ssh(host, "systemctl is-system-running").stdout).strip() in ("running", "degraded")
     assert "vps1" in lab_cli("status")
     lab_cli("down")
@@ -255,6 +264,8 @@ def test_a_crashed_lab_is_cleaned_up_by_the_next_up(lab_factory: Callable[[], La
     crashed = lab_factory()
     crashed.up(2, services=False)
     crashed_hosts = crashed.hosts
+    crashed_peers = peers.running()
+    assert len(crashed_peers) == len(peers.MODULES)
     del crashed  # no down(): its containers, mounts, namespaces and rules stay behind
     gc.collect()
     assert nothing_of_the_lab_is_left() != []
@@ -262,6 +273,9 @@ def test_a_crashed_lab_is_cleaned_up_by_the_next_up(lab_factory: Callable[[], La
     fresh = lab_factory()
     (first,) = fresh.up(1, services=False)
     assert first.host_key_fingerprint != crashed_hosts[0].host_key_fingerprint
+    # The crashed lab's peers were stopped (their ports are the fresh lab's now).
+    assert not any(peers.is_peer(pid) for pid in crashed_peers)
+    assert len(peers.running()) == len(peers.MODULES)
     (second,) = fresh.add_hosts(1)
     assert second.address == crashed_hosts[1].address
     script = f"exec 3<>/dev/tcp/{second.address}/22 && head -c 4 <&3"

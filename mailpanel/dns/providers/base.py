@@ -116,15 +116,18 @@ class DnsProvider(abc.ABC):
     # -- helpers for subclasses ------------------------------------------------------------
 
     def _check(self, zone: Zone, changes: Sequence[Change]) -> None:
-        """Refuse the whole change set before any call if one change cannot be sent."""
+        """Refuse the whole change set before any call if one change cannot be sent.
+
+        Only records we write must be of a supported type: one the provider already holds
+        (an NS, say) may still be deleted.
+        """
         for change in changes:
-            for record in (change.before, change.after):
-                if record is None:
-                    continue
-                if record.type not in self.supported_types:
-                    message = f"{self.title} does not support {record.type} records"
-                    raise ProviderError(ErrorKind.VALIDATION, message)
-                if not in_zone(record.name, zone.name):
+            after = change.after
+            if after is not None and after.type not in self.supported_types:
+                message = f"{self.title} does not support {after.type} records"
+                raise ProviderError(ErrorKind.VALIDATION, message)
+            for record in (change.before, after):
+                if record is not None and not in_zone(record.name, zone.name):
                     message = f"{record.name} is not in the zone {zone.name}"
                     raise ProviderError(ErrorKind.VALIDATION, message)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import functools
 import logging
 import random
 import time
@@ -56,6 +57,7 @@ CallKind = Literal["read", "write", "login"]
 ErrorParser = Callable[[int, Any], ProviderError]
 
 
+@functools.cache
 def user_agent() -> str:
     try:
         version = metadata.version("mailpanel")
@@ -208,6 +210,10 @@ class ProviderHttp:
             trust_env=False,  # no proxy, netrc or SSL_CERT_FILE from the environment
             follow_redirects=False,
         )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
 
     def add_secret(self, *values: str) -> None:
         """Values to scrub from every error and log line (tokens obtained later included)."""

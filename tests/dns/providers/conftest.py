@@ -12,12 +12,13 @@ import json
 import random
 import re
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from lab.providers.base import FakeProvider
+from lab.providers.base import FakeProvider, RecordedRequest
 from lab.providers.cloudflare import FakeCloudflare
 from lab.providers.namecom import FakeNameCom
 from lab.providers.openprovider import FakeOpenProvider
@@ -142,16 +143,36 @@ def dkim_value() -> str:
     return f"v=DKIM1; k=rsa; p={key}"
 
 
+def settled(fake: FakeProvider) -> list[RecordedRequest]:
+    """The fake's request log once it stops growing.
+
+    A fake logs a request just after sending its answer, so the client may hold the answer
+    a moment before the entry exists.
+    """
+    count = -1
+    while count != len(fake.requests):
+        count = len(fake.requests)
+        time.sleep(0.02)
+    return list(fake.requests)
+
+
+def reset(fake: FakeProvider) -> None:
+    """Empty the request log, without a late entry of an earlier request slipping in after."""
+    settled(fake)
+    fake.reset_counters()
+
+
 def statuses(fake: FakeProvider) -> list[int]:
-    return [r.status for r in fake.requests]
+    return [r.status for r in settled(fake)]
 
 
 def assert_private(fake: FakeProvider, own: set[str], authorization: re.Pattern[str]) -> None:
     """Every request carries our own credential only: no one else's, no address, no user."""
     foreign = ALL_CREDENTIALS - own
     identities = {v for v in (getpass.getuser(), socket.gethostname()) if len(v) >= 5}
-    assert fake.requests
-    for request in fake.requests:
+    requests = settled(fake)
+    assert requests
+    for request in requests:
         assert set(request.headers) <= ALLOWED_HEADERS, request.headers
         assert request.headers["user-agent"] == user_agent()
         if "authorization" in request.headers:

@@ -20,8 +20,10 @@ from tests.dns.providers.conftest import (
     ZONE,
     assert_private,
     dkim_value,
+    reset,
     rows,
     seed_records,
+    settled,
     statuses,
     zone_row,
 )
@@ -38,7 +40,7 @@ async def zone_of(provider: DnsProvider, name: str = ZONE) -> Zone:
 
 
 def batch_calls(fake: FakeCloudflare) -> int:
-    return sum(1 for r in fake.requests if r.path.endswith("/dns_records/batch"))
+    return sum(1 for r in settled(fake) if r.path.endswith("/dns_records/batch"))
 
 
 async def test_it_lists_every_record_across_pages(
@@ -47,13 +49,13 @@ async def test_it_lists_every_record_across_pages(
     cloudflare_fake.records_max_per_page = 5
     names = seed_records(cloudflare_fake, 12)
     zone = await zone_of(cloudflare)
-    cloudflare_fake.reset_counters()
+    reset(cloudflare_fake)
 
     records = await cloudflare.list_records(zone)
 
     assert {r.name for r in records} == names
     assert all(r.provider_id and r.ttl == 3600 for r in records)
-    pages = [r.query["page"] for r in cloudflare_fake.requests]
+    pages = [r.query["page"] for r in settled(cloudflare_fake)]
     assert pages == ["1", "2", "3", "4"]  # the empty fourth page ends the listing
 
 
@@ -78,7 +80,7 @@ async def test_it_creates_updates_and_deletes_in_one_batch_each(
     cloudflare: DnsProvider, cloudflare_fake: FakeCloudflare
 ) -> None:
     zone = await zone_of(cloudflare)
-    cloudflare_fake.reset_counters()
+    reset(cloudflare_fake)
     created = await cloudflare.apply(
         zone,
         [
@@ -101,7 +103,7 @@ async def test_it_creates_updates_and_deletes_in_one_batch_each(
         Change(Action.UPDATE, before=a_record, after=Record(a_record.name, "A", "192.0.2.11", 600)),
         Change(Action.DELETE, before=listed[(ZONE, "TXT")]),
     ]
-    cloudflare_fake.reset_counters()
+    reset(cloudflare_fake)
     updated = await cloudflare.apply(zone, changes)
 
     assert (updated.write_calls, updated.read_calls, batch_calls(cloudflare_fake)) == (1, 0, 1)
@@ -162,10 +164,10 @@ async def test_it_falls_back_to_single_calls_when_batch_is_missing(
                 Change(Action.UPDATE, before=first, after=Record(first.name, "A", "192.0.2.9", 60)),
                 Change(Action.DELETE, before=second),
             ]
-            fake.reset_counters()
+            reset(fake)
             result = await provider.apply(zone, changes)
 
-    assert [(r.method, r.status) for r in fake.requests] == [
+    assert [(r.method, r.status) for r in settled(fake)] == [
         ("POST", 404),
         ("DELETE", 200),
         ("PATCH", 200),
@@ -194,7 +196,7 @@ async def test_a_429_storm_is_ridden_out(
     cloudflare: DnsProvider, cloudflare_fake: FakeCloudflare
 ) -> None:
     zone = await zone_of(cloudflare)
-    cloudflare_fake.reset_counters()
+    reset(cloudflare_fake)
     cloudflare_fake.force_429 = 3
 
     result = await cloudflare.apply(zone, [create(f"a.{ZONE}", "A", "192.0.2.1")])

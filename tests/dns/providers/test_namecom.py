@@ -19,8 +19,10 @@ from tests.dns.providers.conftest import (
     ZONE,
     assert_private,
     dkim_value,
+    reset,
     rows,
     seed_records,
+    settled,
     statuses,
 )
 
@@ -36,7 +38,7 @@ async def zone_of(provider: DnsProvider, name: str = ZONE) -> Zone:
 
 
 def writes(fake: FakeNameCom) -> list[tuple[str, int]]:
-    return [(r.method, r.status) for r in fake.requests if r.method != "GET"]
+    return [(r.method, r.status) for r in settled(fake) if r.method != "GET"]
 
 
 async def test_it_lists_every_record_and_domain_across_pages(
@@ -47,12 +49,12 @@ async def test_it_lists_every_record_and_domain_across_pages(
     namecom_fake.add_zones(NC_USER, [f"zone{i}.test" for i in range(6)])
 
     zones = await namecom.list_zones()
-    namecom_fake.reset_counters()
+    reset(namecom_fake)
     records = await namecom.list_records(await zone_of(namecom))
 
     assert len(zones) == 9 and "elsewhere.test" not in {z.name for z in zones}
     assert {r.name for r in records} == names
-    record_pages = [r.query["page"] for r in namecom_fake.requests if "records" in r.path]
+    record_pages = [r.query["page"] for r in settled(namecom_fake) if "records" in r.path]
     assert record_pages == ["1", "2", "3"]  # nextPage is absent on the last page
 
 
@@ -86,7 +88,7 @@ async def test_it_creates_updates_and_deletes_with_single_calls(
     assert listed[(f"srv._tcp.{ZONE}", "SRV")].priority == 10
 
     apex_a = listed[(ZONE, "A")]
-    namecom_fake.reset_counters()
+    reset(namecom_fake)
     result = await namecom.apply(
         zone,
         [
@@ -97,7 +99,7 @@ async def test_it_creates_updates_and_deletes_with_single_calls(
 
     assert (result.write_calls, result.read_calls) == (2, 0)
     assert sorted(writes(namecom_fake)) == [("DELETE", 200), ("PUT", 200)]
-    put = next(r for r in namecom_fake.requests if r.method == "PUT")
+    put = next(r for r in settled(namecom_fake) if r.method == "PUT")
     assert put.headers["content-type"] == "application/json"
     assert '"host": ""' in put.body or '"host":""' in put.body
     stored = {(r["name"], r["type"]): r for r in rows(namecom_fake)}
@@ -126,7 +128,7 @@ async def test_a_big_apply_stays_under_twenty_requests_a_second(
     namecom: DnsProvider, namecom_fake: FakeNameCom
 ) -> None:
     zone = await zone_of(namecom)
-    namecom_fake.reset_counters()
+    reset(namecom_fake)
 
     await namecom.apply(zone, [create(f"h{i}.{ZONE}", "A", "192.0.2.1") for i in range(25)])
 
@@ -150,7 +152,7 @@ async def test_a_duplicate_create_is_refused_in_namecoms_words(
 
 async def test_a_429_storm_is_ridden_out(namecom: DnsProvider, namecom_fake: FakeNameCom) -> None:
     zone = await zone_of(namecom)
-    namecom_fake.reset_counters()
+    reset(namecom_fake)
     namecom_fake.force_429 = 3
 
     changes = [create(f"h{i}.{ZONE}", "A", "192.0.2.1") for i in range(3)]

@@ -19,8 +19,10 @@ from tests.dns.providers.conftest import (
     ZONE,
     assert_private,
     dkim_value,
+    reset,
     rows,
     seed_records,
+    settled,
     statuses,
 )
 
@@ -38,7 +40,7 @@ async def zone_of(provider: DnsProvider, name: str = ZONE) -> Zone:
 
 
 def puts(fake: FakeOpenProvider) -> list[dict[str, object]]:
-    return [json.loads(r.body) for r in fake.requests if r.method == "PUT"]
+    return [json.loads(r.body) for r in settled(fake) if r.method == "PUT"]
 
 
 async def test_it_lists_every_record_and_zone_across_pages(
@@ -87,7 +89,7 @@ async def test_each_apply_is_exactly_one_zone_update(
     assert listed[(ZONE, "A")].priority is None
 
     new_a = Record(ZONE, "A", "192.0.2.11", 900)
-    openprovider_fake.reset_counters()
+    reset(openprovider_fake)
     updated = await openprovider.apply(
         zone,
         [
@@ -125,7 +127,7 @@ async def test_a_429_storm_is_ridden_out(
     openprovider: DnsProvider, openprovider_fake: FakeOpenProvider
 ) -> None:
     zone = await zone_of(openprovider)
-    openprovider_fake.reset_counters()
+    reset(openprovider_fake)
     openprovider_fake.force_429 = 3
 
     result = await openprovider.apply(zone, [create(ZONE, "A", "192.0.2.1")])
@@ -198,7 +200,7 @@ async def test_it_logs_in_again_when_the_session_expired(
 
     # The refused PUT was sent too, so it counts; it changed nothing at the provider.
     assert result.write_calls == 2 and openprovider_fake.login_count == 2
-    assert [(r.method, r.status) for r in openprovider_fake.requests[-3:]] == [
+    assert [(r.method, r.status) for r in settled(openprovider_fake)[-3:]] == [
         ("PUT", 401),
         ("POST", 200),
         ("PUT", 200),
@@ -206,11 +208,14 @@ async def test_it_logs_in_again_when_the_session_expired(
     assert len(rows(openprovider_fake)) == 1
 
 
-async def test_verify_logs_in(
+async def test_verify_logs_in_afresh_and_keeps_the_token(
     openprovider: DnsProvider, openprovider_fake: FakeOpenProvider
 ) -> None:
-    await openprovider.verify()
-    assert openprovider_fake.login_count == 1
+    await openprovider.list_zones()
+    await openprovider.verify()  # a cached token would hide a password changed since
+    await openprovider.list_zones()
+
+    assert openprovider_fake.login_count == 2
 
 
 async def test_a_long_dkim_txt_round_trips(
@@ -250,6 +255,6 @@ async def test_requests_carry_only_our_credentials(
     await openprovider.list_records(zone)
 
     assert_private(openprovider_fake, {OP_USER, OP_PASSWORD}, re.compile(r"Bearer [0-9a-f]{40}"))
-    logins = [r for r in openprovider_fake.requests if r.path.endswith("/auth/login")]
+    logins = [r for r in settled(openprovider_fake) if r.path.endswith("/auth/login")]
     assert all("authorization" not in r.headers for r in logins)
     assert json.loads(logins[0].body) == {**CREDENTIALS, "ip": "0.0.0.0"}

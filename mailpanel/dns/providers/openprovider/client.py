@@ -148,6 +148,11 @@ class OpenProviderClient:
         if isinstance(result, dict) and result.get("success") is False:
             raise ProviderError(ErrorKind.UNKNOWN, "OpenProvider did not apply the zone update")
 
+    async def fresh_login(self) -> None:
+        """Log in now, whatever is cached (verify: the password may have changed since)."""
+        async with self._login_lock:
+            self._store(await self.login())
+
     async def login(self) -> str:
         body = {"username": self._username, "password": self._password, "ip": "0.0.0.0"}  # noqa: S104
         # A login changes nothing at the provider, so it is safe to retry on 5xx.
@@ -173,9 +178,12 @@ class OpenProviderClient:
                 self.http.add_secret(cached.token)
                 return cached.token
             token = await self.login()
-            with self._tokens_lock:
-                self._tokens[self._key] = CachedToken(token, time.monotonic() + TOKEN_LIFETIME_S)
+            self._store(token)
             return token
+
+    def _store(self, token: str) -> None:
+        with self._tokens_lock:
+            self._tokens[self._key] = CachedToken(token, time.monotonic() + TOKEN_LIFETIME_S)
 
     def _forget(self, token: str) -> None:
         with self._tokens_lock:

@@ -48,7 +48,7 @@ class OpenProviderDns(DnsProvider):
 
     async def verify(self) -> None:
         # A fresh login, not a cached token: verify is asked after the credentials changed.
-        await self.client.login()
+        await self.client.fresh_login()
 
     async def list_zones(self) -> list[Zone]:
         zones = await self.client.zones()
