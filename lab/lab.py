@@ -7,6 +7,11 @@ trust the state file, though: it finds the lab's processes, mounts,
 namespaces, links and firewall rules by their names, so ``up`` also cleans
 whatever a crashed run left behind.
 
+Besides hosts and the DNS/SMTP services, ``up(peers=True)`` runs the provider fakes and
+the fake LLM on loopback (module ``lab.peers``; the attribute ``Lab.peers`` holds their
+URLs and the lab's credentials), and the lab DNS knows every machine by name: ``vpsN.lab``,
+``ns.lab``, ``mx.lab`` with PTRs, and the DNSBL zone ``dnsbl.lab`` (``lab.labnames``).
+
 DNS for apt on a bare host: the hosts' resolv.conf points at the lab DNS
 server only. When NAT is on (always for a bare-flavour host) every host
 started afterwards gets the package registry's addresses, as this machine

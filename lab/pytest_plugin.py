@@ -2,8 +2,9 @@
 
 ``lab`` brings the lab up once per session (``--lab-hosts`` or
 ``MAILPANEL_LAB_HOSTS`` hosts of the mail flavour, default 2; the DNS and SMTP
-services when their modules exist) and always tears it down at the end, also
-after a failure, Ctrl-C or SIGTERM.
+services when their modules exist; the provider fakes and the fake LLM on
+loopback, ``lab.peers``) and always tears it down at the end, also after a
+failure, Ctrl-C or SIGTERM.
 
 ``lab_factory`` is for tests that need the machine's lab to themselves (a
 bare-flavour lab, teardown and crash checks): it takes the session lab down

@@ -344,8 +344,10 @@ def _make_handler(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
                 response = fake.handle(req)
             else:
                 response = fake.error(404, f"No route for {url.path}")
-            self._send(response)
+            # Logged before the answer goes out: a client that has its response must find
+            # its request in the log (the other order let a test read the log too early).
             fake.record(req, url.path, response.status, started)
+            self._send(response)
 
         def _read_body(self, headers: dict[str, str]) -> str:
             if "chunked" in headers.get("transfer-encoding", "").lower():
