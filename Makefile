@@ -38,7 +38,7 @@ test-sqlite: $(STAMP)
 # The database-touching tests again on PostgreSQL, with the Redis job queue.
 test-postgres: $(STAMP)
 	bash scripts/services.sh
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) MAILPANEL_DATA_DIR=var/test-pg \
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) \
 		$(BIN)/pytest -m "not lab and not browser" -p no:cacheprovider $(PYTEST_ARGS)
 
 lab-up: $(STAMP)

@@ -76,6 +76,9 @@ INSTALLED_APPS = [
     "mailpanel.jobs",
     "mailpanel.vault",
     "mailpanel.activity",
+    "mailpanel.assistant",
+    "mailpanel.servers",
+    "mailpanel.domains",
     "mailpanel.pages",
     "mailpanel.pages.apps.PanelAdminConfig",
     "django.contrib.auth",
@@ -323,6 +326,9 @@ DNS_API_URLS = {
 }
 NVIDIA_API_URL = env_str("MAILPANEL_NVIDIA_API_URL", "https://integrate.api.nvidia.com/v1")
 NVIDIA_MODEL = env_str("MAILPANEL_NVIDIA_MODEL", "deepseek-ai/deepseek-v3-0324")
+# Resolvers for the panel's own DNS lookups (PTR, verification, checks).
+DNS_RESOLVERS = env_list("MAILPANEL_DNS_RESOLVERS", ["1.1.1.1", "9.9.9.9"])
+DNS_RESOLVER_PORT = env_int("MAILPANEL_DNS_RESOLVER_PORT", 53)
 OUTBOUND_TIMEOUT_SECONDS = env_int("MAILPANEL_OUTBOUND_TIMEOUT_SECONDS", 30)
 
 # --- jobs -------------------------------------------------------------------

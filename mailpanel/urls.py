@@ -14,6 +14,9 @@ urlpatterns = [
     path("account/", include("allauth.urls")),
     path("jobs/", include("mailpanel.jobs.urls")),
     path("credentials/", include("mailpanel.vault.urls")),
+    path("assistant/", include("mailpanel.assistant.urls")),
+    path("servers/", include("mailpanel.servers.urls")),
+    path("domains/", include("mailpanel.domains.urls")),
     path("staff/needs-2fa/", pages.staff_needs_mfa, name="staff_needs_mfa"),
     path("staff/", admin.site.urls),
 ]

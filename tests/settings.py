@@ -1,11 +1,18 @@
-"""Test settings: the panel's own settings, with a data folder that is only the tests'."""
+"""Test settings: the panel's own settings, with a data folder of this test run's own.
 
+Each run gets a fresh folder, so two runs on one machine never share a database file,
+a queue or vault keys.
+"""
+
+import atexit
 import os
-from pathlib import Path
+import shutil
+import tempfile
 
-os.environ.setdefault(
-    "MAILPANEL_DATA_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test")
-)
+if "MAILPANEL_DATA_DIR" not in os.environ:
+    _run_dir = tempfile.mkdtemp(prefix="mailpanel-test-")
+    atexit.register(shutil.rmtree, _run_dir, True)
+    os.environ["MAILPANEL_DATA_DIR"] = _run_dir
 
 from mailpanel.settings import *  # noqa: F403
 
@@ -13,3 +20,5 @@ from mailpanel.settings import *  # noqa: F403
 _NOWHERE = "http://127.0.0.1:9"
 DNS_API_URLS = {name: _NOWHERE for name in DNS_API_URLS}  # noqa: F405
 NVIDIA_API_URL = _NOWHERE
+DNS_RESOLVERS = ["127.0.0.1"]  # tests that resolve point at the lab DNS explicitly
+DNS_RESOLVER_PORT = 9

@@ -11,14 +11,8 @@ from mailpanel.jobs.models import Job
 from mailpanel.privacy.models import PolicyVersion
 
 COMING_SOON = {
-    "servers": (
-        "Servers",
-        "Add your servers over SSH, provision the mail stack, run fleet actions.",
-    ),
-    "domains": ("Domains", "Sending domains, DKIM keys and SMTP users on your servers."),
     "dns": ("DNS", "Connect Cloudflare, Name.com or OpenProvider and publish mail records."),
     "checks": ("Checks", "Deliverability checks with a score and the exact fix for each failure."),
-    "assistant": ("Assistant", "Email copy drafted on your own NVIDIA API key, linted."),
     "activity": ("Activity", "What you did and what the panel did for you, with retention."),
 }
 

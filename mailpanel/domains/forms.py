@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from mailpanel import names
+from mailpanel.accounts.models import User
+from mailpanel.domains.models import SendingDomain, SmtpUser
+from mailpanel.servers.models import HostKeyState, Server
+
+
+class DomainForm(forms.Form):
+    name = forms.CharField(
+        label="Domain", max_length=300, help_text="e.g. example.com or bücher.de"
+    )
+    server = forms.ModelChoiceField(queryset=Server.objects.none())
+    dmarc_policy = forms.ChoiceField(
+        label="DMARC policy",
+        choices=[
+            ("none", "none: monitor only"),
+            ("quarantine", "quarantine"),
+            ("reject", "reject"),
+        ],
+        initial="none",
+    )
+    report_address = forms.EmailField(label="DMARC report address", required=False)
+
+    def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        self.fields["server"].queryset = Server.objects.filter(  # type: ignore[attr-defined]
+            owner=owner, host_key_state=HostKeyState.CONFIRMED
+        )
+
+    def clean_name(self) -> str:
+        name = names.domain_to_ascii(self.cleaned_data["name"])
+        if SendingDomain.objects.filter(owner=self.owner, name=name).exists():
+            raise ValidationError("This domain is already set up in your panel.")
+        return name
+
+
+class SmtpUserForm(forms.Form):
+    local_part = forms.CharField(label="Mailbox name", max_length=64, help_text="the part before @")
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        strip=False,
+        help_text="Leave empty and the panel generates a strong one, shown once.",
+        min_length=12,
+        max_length=200,
+    )
+
+    def __init__(self, domain: SendingDomain, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.domain = domain
+
+    def clean_local_part(self) -> str:
+        local = names.local_part(self.cleaned_data["local_part"])
+        if SmtpUser.objects.filter(domain=self.domain, local_part=local).exists():
+            raise ValidationError("This SMTP user exists already.")
+        return local
+
+    def clean_password(self) -> str:
+        password: str = self.cleaned_data.get("password") or ""
+        if any(ch in password for ch in "\x00\r\n:"):
+            raise ValidationError("The password may not contain line breaks or “:”.")
+        return password

@@ -1,0 +1,101 @@
+"""Sending domains on a server, their DKIM keys (private halves sealed) and SMTP users."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from mailpanel.names import domain_to_unicode
+from mailpanel.servers.models import Server
+from mailpanel.vault.sealed import Sealed
+
+
+class SendingDomain(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="domains"
+    )
+    server = models.ForeignKey(Server, on_delete=models.PROTECT, related_name="domains")
+    name = models.CharField(max_length=253, help_text="A-label (punycode) form")
+    dmarc_policy = models.CharField(
+        max_length=16,
+        choices=[("none", "none"), ("quarantine", "quarantine"), ("reject", "reject")],
+        default="none",
+    )
+    dmarc_report_address = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="domain_name_unique")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return domain_to_unicode(self.name)
+
+    @property
+    def active_key(self) -> DkimKey | None:
+        return self.dkim_keys.filter(active=True).order_by("-created_at").first()
+
+
+class DkimKey(Sealed):
+    """An RSA key pair; the private half is sealed, the public half is what DNS publishes."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dkim_keys"
+    )
+    domain = models.ForeignKey(SendingDomain, on_delete=models.CASCADE, related_name="dkim_keys")
+    selector = models.CharField(max_length=63)
+    bits = models.PositiveIntegerField(default=2048)
+    public_key = models.TextField(help_text="base64 DER SubjectPublicKeyInfo, the p= value")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "selector"], name="dkim_selector_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain.name}"
+
+    @property
+    def record_name(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain.name}"
+
+    @property
+    def record_value(self) -> str:
+        return f"v=DKIM1; k=rsa; p={self.public_key}"
+
+
+class SmtpUser(models.Model):
+    """A login for SMTP submission. The password is shown once; only its hash is kept."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="smtp_users"
+    )
+    domain = models.ForeignKey(SendingDomain, on_delete=models.CASCADE, related_name="smtp_users")
+    local_part = models.CharField(max_length=64)
+    password_hash = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["local_part"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "local_part"], name="smtp_user_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"

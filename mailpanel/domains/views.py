@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+
+from mailpanel.domains import actions
+from mailpanel.domains.forms import DomainForm, SmtpUserForm
+from mailpanel.domains.models import SendingDomain, SmtpUser
+from mailpanel.domains.records import needed_records
+from mailpanel.http import AuthedRequest
+from mailpanel.ownership import get_owned_or_404
+
+
+@login_required
+def domain_list(request: AuthedRequest) -> HttpResponse:
+    domains = SendingDomain.objects.filter(owner=request.user).select_related("server")
+    return render(request, "domains/list.html", {"domains": domains})
+
+
+@login_required
+def domain_add(request: AuthedRequest) -> HttpResponse:
+    form = DomainForm(
+        request.user, request.POST or None, initial={"server": request.GET.get("server")}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        domain, _job = actions.add_domain(
+            request.user, data["server"], data["name"], data["dmarc_policy"], data["report_address"]
+        )
+        messages.success(
+            request,
+            f"{domain.display_name} added with a new DKIM key; the server is being updated.",
+        )
+        return redirect("domain_detail", domain_id=domain.pk)
+    return render(request, "domains/add.html", {"form": form})
+
+
+@login_required
+def domain_detail(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
+    domain = get_owned_or_404(
+        SendingDomain.objects.select_related("server"), request.user, pk=domain_id
+    )
+    context = {
+        "domain": domain,
+        "records": needed_records(domain),
+        "users": domain.smtp_users.all(),
+        "user_form": SmtpUserForm(domain),
+    }
+    return render(request, "domains/detail.html", context)
+
+
+@login_required
+@sensitive_post_parameters("password")
+def smtp_user_add(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
+    domain = get_owned_or_404(SendingDomain, request.user, pk=domain_id)
+    form = SmtpUserForm(domain, request.POST or None)
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "domains/smtp_user_add.html", {"form": form, "domain": domain})
+    password = form.cleaned_data["password"] or actions.generate_password()
+    user, job = actions.add_smtp_user(domain, form.cleaned_data["local_part"], password)
+    generated = not form.cleaned_data["password"]
+    # Shown once, on this response only: the panel keeps nothing but the hash.
+    response = render(
+        request,
+        "domains/smtp_user_created.html",
+        {"user": user, "password": password if generated else "", "job": job, "domain": domain},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def smtp_user_delete(request: AuthedRequest, user_id: UUID) -> HttpResponse:
+    user = get_owned_or_404(SmtpUser.objects.select_related("domain"), request.user, pk=user_id)
+    if request.method == "POST":
+        job = actions.delete_smtp_user(user)
+        messages.success(request, f"{user.address} can no longer send.")
+        return redirect("job_detail", job_id=job.pk)
+    return render(request, "domains/smtp_user_delete.html", {"user": user})
+
+
+@login_required
+def domain_delete(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
+    domain = get_owned_or_404(SendingDomain, request.user, pk=domain_id)
+    if request.method == "POST":
+        job = actions.delete_domain(domain)
+        messages.success(
+            request, f"{domain.display_name} was removed; the server is being updated."
+        )
+        return redirect("job_detail", job_id=job.pk)
+    return render(request, "domains/delete.html", {"domain": domain})

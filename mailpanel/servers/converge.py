@@ -1,0 +1,271 @@
+"""Facts, then operations: change only what differs from the desired mail stack.
+
+One round trip reads the state of every package, file, service and the certificate;
+the operations that follow run only where that state differs. A second converge on an
+unchanged server therefore makes one read and no change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mailpanel.servers.mailstack import (
+    PACKAGES,
+    SERVICES,
+    TLS_CERT,
+    TLS_KEY,
+    MailStack,
+    ManagedFile,
+)
+from mailpanel.servers.ssh import Remote, SshError
+
+SUPPORTED_OS = {("debian", "12"), ("ubuntu", "22.04"), ("ubuntu", "24.04")}
+CERT_MIN_SECONDS = 30 * 86400
+
+LogFn = Callable[[str, str], None]
+
+
+class UnsupportedOS(SshError):
+    pass
+
+
+@dataclass
+class RemoteState:
+    os: tuple[str, str] = ("", "")
+    hostname: str = ""
+    packages: dict[str, str] = field(default_factory=dict)  # name -> "ii 3.7.11" | "missing"
+    files: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # sha256, mode, owner
+    services: dict[str, tuple[str, str]] = field(default_factory=dict)  # active, enabled
+    cert_ok: bool = False
+    aliases_db: bool = False
+
+    def package_installed(self, name: str) -> bool:
+        return self.packages.get(name, "missing").startswith("ii")
+
+
+READ_STATE = r"""
+. /etc/os-release 2>/dev/null && printf 'O %s %s\n' "${ID:-unknown}" "${VERSION_ID:-unknown}"
+printf 'H %s\n' "$(hostname)"
+cert=$1; name=$2; min=$3
+while read -r kind arg; do
+  case "$kind" in
+  P) s=$(dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$arg" 2>/dev/null) || s=missing
+     printf 'P %s %s\n' "$arg" "${s:-missing}" ;;
+  F) if [ -f "$arg" ]; then
+       h=$(sha256sum < "$arg" | cut -d' ' -f1)
+       printf 'F %s %s %s\n' "$arg" "$h" "$(stat -c '%a %U:%G' "$arg")"
+     else printf 'F %s - - -\n' "$arg"; fi ;;
+  S) a=$(systemctl is-active "$arg" 2>/dev/null); e=$(systemctl is-enabled "$arg" 2>/dev/null)
+     printf 'S %s %s %s\n' "$arg" "${a:-unknown}" "${e:-unknown}" ;;
+  esac
+done
+if [ -f "$cert" ] && command -v openssl >/dev/null \
+   && openssl x509 -in "$cert" -noout -checkend "$min" >/dev/null 2>&1 \
+   && openssl x509 -in "$cert" -noout -ext subjectAltName 2>/dev/null | grep -qF "DNS:$name"; then
+  echo 'T ok'
+else echo 'T renew'; fi
+[ -f /etc/aliases.db ] && echo 'A ok' || echo 'A missing'
+"""
+
+
+def parse_state(text: str) -> RemoteState:
+    state = RemoteState()
+    for line in text.splitlines():
+        kind, _, rest = line.partition(" ")
+        parts = rest.split(" ")
+        if kind == "O" and len(parts) >= 2:
+            state.os = (parts[0].lower(), parts[1])
+        elif kind == "H":
+            state.hostname = rest.strip()
+        elif kind == "P":
+            state.packages[parts[0]] = " ".join(parts[1:])
+        elif kind == "F" and len(parts) >= 4:
+            state.files[parts[0]] = (parts[1], parts[2], parts[3])
+        elif kind == "S" and len(parts) >= 3:
+            state.services[parts[0]] = (parts[1], parts[2])
+        elif kind == "T":
+            state.cert_ok = rest.strip() == "ok"
+        elif kind == "A":
+            state.aliases_db = rest.strip() == "ok"
+    return state
+
+
+async def read_state(remote: Remote, stack: MailStack, files: list[ManagedFile]) -> RemoteState:
+    wanted = [f"P {p}" for p in PACKAGES]
+    wanted += [f"F {f.path}" for f in files]
+    wanted += [f"S {s}" for s in SERVICES]
+    result = await remote.script(
+        READ_STATE,
+        TLS_CERT,
+        stack.hostname,
+        str(CERT_MIN_SECONDS),
+        name="read-state",
+        input="\n".join(wanted) + "\n",
+    )
+    return parse_state(result.stdout)
+
+
+def file_differs(state: RemoteState, managed: ManagedFile) -> bool:
+    digest = hashlib.sha256(managed.content.encode()).hexdigest()
+    current = state.files.get(managed.path, ("-", "-", "-"))
+    mode = managed.mode.lstrip("0") or "0"
+    return current != (digest, mode, managed.owner)
+
+
+@dataclass
+class ConvergeReport:
+    changes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+class Converger:
+    def __init__(self, remote: Remote, stack: MailStack, log: LogFn) -> None:
+        self.remote = remote
+        self.stack = stack
+        self.log = log
+        self.report = ConvergeReport()
+        self.to_reload: set[str] = set()
+
+    async def run(self) -> ConvergeReport:
+        started = time.monotonic()
+        files = [
+            ManagedFile("/etc/hostname", self.stack.hostname + "\n"),
+            ManagedFile("/etc/aliases", ALIASES),
+            *self.stack.files(),
+        ]
+        state = await self._step("read state", read_state(self.remote, self.stack, files))
+        self._check_os(state)
+        await self._step("packages", self._packages(state))
+        await self._step("hostname", self._hostname(state))
+        await self._step("TLS certificate", self._certificate(state))
+        await self._step("configuration files", self._files(state, files))
+        await self._step("aliases", self._aliases(state))
+        await self._step("configuration check", self._check_config())
+        await self._step("services", self._services(state))
+        self.report.seconds = time.monotonic() - started
+        return self.report
+
+    async def _step(self, title: str, coro: object) -> RemoteState:
+        started = time.monotonic()
+        before = len(self.report.changes)
+        result = await coro  # type: ignore[misc]
+        changed = self.report.changes[before:]
+        outcome = "changed: " + "; ".join(changed) if changed else "unchanged"
+        level = "changed" if changed else "info"
+        self.log(f"{title}: {outcome} ({time.monotonic() - started:.2f} s)", level)
+        return result  # type: ignore[no-any-return]
+
+    def _changed(self, what: str) -> None:
+        self.report.changes.append(what)
+
+    def _check_os(self, state: RemoteState) -> None:
+        if state.os not in SUPPORTED_OS:
+            name = " ".join(state.os).strip() or "an unknown system"
+            raise UnsupportedOS(
+                f"This server runs {name}; the panel supports Debian 12 and Ubuntu 22.04/24.04."
+            )
+
+    async def _packages(self, state: RemoteState) -> None:
+        missing = [p for p in PACKAGES if not state.package_installed(p)]
+        if not missing:
+            return
+        # Debian asks how Postfix should be set up; the panel writes its own main.cf.
+        await self.remote.run(
+            ["debconf-set-selections"],
+            input="postfix postfix/main_mailer_type select No configuration\n",
+        )
+        apt = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y"]
+        await self.remote.run([*apt, "update"], timeout=600)
+        await self.remote.run(
+            [
+                *apt,
+                "-o",
+                "Dpkg::Options::=--force-confold",
+                "install",
+                "--no-install-recommends",
+                *missing,
+            ],
+            timeout=900,
+        )
+        self._changed("installed " + " ".join(missing))
+
+    async def _hostname(self, state: RemoteState) -> None:
+        if state.hostname == self.stack.hostname:
+            return
+        await self.remote.run(["hostname", self.stack.hostname])
+        self._changed(f"hostname {state.hostname} → {self.stack.hostname}")
+
+    async def _certificate(self, state: RemoteState) -> None:
+        if state.cert_ok:
+            return
+        await self.remote.script(
+            SELF_SIGNED, TLS_CERT, TLS_KEY, self.stack.hostname, name="self-signed-certificate"
+        )
+        self._changed(f"self-signed certificate for {self.stack.hostname}")
+        self.to_reload.update({"postfix", "dovecot"})
+
+    async def _files(self, state: RemoteState, files: list[ManagedFile]) -> None:
+        for managed in files:
+            if not file_differs(state, managed):
+                continue
+            await self.remote.write_file(
+                managed.path,
+                managed.content,
+                mode=managed.mode,
+                owner=managed.owner,
+                secret=managed.secret,
+            )
+            self._changed(managed.path)
+            self.to_reload.update(managed.reload)
+            if managed.path == "/etc/aliases":
+                state.aliases_db = False
+
+    async def _aliases(self, state: RemoteState) -> None:
+        if state.aliases_db:
+            return
+        await self.remote.run(["newaliases"])
+        self._changed("alias database")
+
+    async def _check_config(self) -> None:
+        await self.remote.run(["postfix", "check"])
+        await self.remote.run(["doveconf", "-n"], quiet=False)
+        await self.remote.run(["opendkim", "-n"])
+
+    async def _services(self, state: RemoteState) -> None:
+        for service in SERVICES:
+            active, enabled = state.services.get(service, ("unknown", "unknown"))
+            if enabled != "enabled":
+                await self.remote.run(["systemctl", "enable", service])
+                self._changed(f"enabled {service}")
+            if active != "active":
+                await self.remote.run(["systemctl", "restart", service])
+                self._changed(f"started {service}")
+                self.to_reload.discard(service)
+        for service in SERVICES:
+            if service in self.to_reload:
+                verb = "reload" if service == "postfix" else "restart"
+                await self.remote.run(["systemctl", verb, service])
+                self._changed(f"{verb}ed {service}")
+
+
+ALIASES = "# Written by MailPanel Pro.\npostmaster: root\nabuse: root\n"
+
+SELF_SIGNED = r"""
+set -eu
+cert=$1; key=$2; name=$3
+umask 077
+mkdir -p -- "$(dirname -- "$cert")"
+tmp=$(mktemp -d)
+openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=$name" \
+  -addext "subjectAltName=DNS:$name" -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+chmod 0644 "$tmp/cert.pem"; chmod 0600 "$tmp/key.pem"
+mv -f -- "$tmp/key.pem" "$key"; mv -f -- "$tmp/cert.pem" "$cert"
+rmdir -- "$tmp"
+"""

@@ -1,0 +1,81 @@
+"""Servers against the lab: real hosts over SSH, the lab DNS and the lab SMTP receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from huey.api import Huey
+
+from lab.zonestore import ZoneStore
+from mailpanel.accounts.models import User
+from mailpanel.jobs.models import Job
+from mailpanel.servers.actions import confirm_host_key, offer_host_key, start_server_job
+from mailpanel.servers.models import Server
+from mailpanel.vault.actions import create_credential
+from mailpanel.vault.models import Credential
+from tests.helpers import drain
+
+RECEIVER_DOMAIN = "receiver.test"
+
+
+@pytest.fixture
+def lab_dns(lab: Any, settings: Any) -> Any:
+    """The panel resolves through the lab DNS server."""
+    settings.DNS_RESOLVERS = [lab.dns_address]
+    settings.DNS_RESOLVER_PORT = 53
+    return lab
+
+
+@pytest.fixture(scope="session")
+def zones(lab: Any) -> Iterator[ZoneStore]:
+    store = ZoneStore(lab.zone_db)
+    # A receiving domain whose MX is the lab SMTP receiver.
+    if not store.zones(provider="lab", account="tests"):
+        zone = store.create_zone("lab", "tests", RECEIVER_DOMAIN)
+        store.add_record(zone["id"], RECEIVER_DOMAIN, "MX", "mx.lab", 300, priority=10)
+        store.add_static("mx.lab", "A", lab.mx_address)
+    yield store
+    store.close()
+
+
+def root_key(owner: User, host: Any) -> Credential:
+    """The lab's root key as the owner's credential (one per owner, reused)."""
+    existing = Credential.objects.filter(owner=owner, label="lab root key").first()
+    if existing:
+        return existing
+    pem = host.root_key_path.read_text()
+    return create_credential(
+        owner, "ssh_key", "lab root key", {"private_key": pem, "passphrase": ""}
+    )
+
+
+def pinned_server(owner: User, host: Any, **fields: Any) -> Server:
+    """A server whose host key the owner confirmed (through the real first-contact path)."""
+    if "credential" not in fields:
+        fields["credential"] = root_key(owner, host)
+    server = Server.objects.create(
+        owner=owner,
+        name=fields.pop("name", host.name),
+        host=host.address,
+        username=fields.pop("username", "root"),
+        mail_hostname=fields.pop("mail_hostname", f"{host.name}.lab"),
+        **fields,
+    )
+    shown = offer_host_key(server)
+    confirm_host_key(server, shown)
+    server.refresh_from_db()
+    return server
+
+
+def run(server: Server, kind: str, queue: Huey, **params: Any) -> Job:
+    """Start a job on ``server`` and run the queue as the worker would."""
+    job = start_server_job(server, kind, **params)
+    drain(queue)
+    job.refresh_from_db()
+    return job
+
+
+def log_text(job: Job) -> str:
+    return "\n".join(job.log_lines.values_list("text", flat=True))

@@ -1,0 +1,143 @@
+"""End to end on lab hosts: add, confirm the key, provision, domain, SMTP user, mail out."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+import time
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from huey.api import Huey
+
+from lab.smtp_store import wait_for_message
+from lab.zonestore import ZoneStore
+from mailpanel.accounts.models import User
+from mailpanel.domains.models import SendingDomain
+from mailpanel.jobs.models import JobState
+from mailpanel.servers.models import HostKeyState, Server
+from tests.helpers import drain
+from tests.servers.conftest import RECEIVER_DOMAIN, log_text, pinned_server, root_key, run
+
+pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
+
+SENDING_DOMAIN = "sender.test"
+
+
+def publish_dkim(zones: ZoneStore, domain: SendingDomain) -> None:
+    """For now the test publishes the records itself (the DNS app does it for users)."""
+    existing = zones.zones(provider="lab", account=domain.name)
+    zone = existing[0] if existing else zones.create_zone("lab", domain.name, domain.name)
+    zones.delegate(domain.name, zone["id"])
+    for record in zones.records(zone["id"]):
+        zones.delete_record(record["id"])
+    key = domain.active_key
+    assert key is not None
+    zones.add_record(zone["id"], key.record_name, "TXT", key.record_value, 300)
+
+
+def test_add_confirm_provision_and_send_a_dkim_signed_message(
+    user: User, lab_dns: Any, zones: ZoneStore, queue: Huey
+) -> None:
+    host = lab_dns.hosts[0]
+    client = Client()
+    client.force_login(user)
+    key = root_key(user, host)
+
+    response = client.post(reverse("server_add"), {
+        "name": "mail1", "host": host.address, "port": 22, "username": "root",
+        "credential": key.pk, "mail_hostname": f"{host.name}.lab",
+    })  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[-800:]
+    page = client.get(response["Location"]).content.decode()
+    shown = re.search(r"data-fingerprint>([^<]+)<", page)
+    assert shown and shown.group(1) == host.host_key_fingerprint
+    confirmed = client.post(response["Location"], {"fingerprint": shown.group(1)})
+    assert confirmed.status_code == 302
+    drain(queue)
+    server = Server.objects.get(owner=user)
+    assert server.host_key_state == HostKeyState.CONFIRMED
+    assert server.facts["os_id"] == "debian" and server.facts["os_version"] == "12"
+    assert server.facts["ptr"][host.address] == f"{host.name}.lab"
+
+    first = run(server, "server.converge", queue)
+    assert first.state == JobState.SUCCEEDED, log_text(first) + first.error
+    assert "$ postfix check" in log_text(first)
+
+    client.post(reverse("domain_add"), {"name": SENDING_DOMAIN, "server": server.pk,
+                                        "dmarc_policy": "none"})  # fmt: skip
+    drain(queue)
+    domain = SendingDomain.objects.get(owner=user, name=SENDING_DOMAIN)
+    created = client.post(reverse("domain_smtp_user_add", args=[domain.pk]),
+                          {"local_part": "news"})  # fmt: skip
+    password = re.search(r"data-smtp-password>([^<]+)<", created.content.decode())
+    assert password, "the generated password is shown once"
+    drain(queue)
+    publish_dkim(zones, domain)
+
+    recipient = f"reader-{time.monotonic_ns()}@{RECEIVER_DOMAIN}"
+    submit(host.address, f"news@{SENDING_DOMAIN}", password.group(1), recipient)
+
+    message = wait_for_message(lab_dns.mail_db, lambda m: recipient in m["rcpt_to"], timeout=30)
+    assert message["dkim"] == "pass", message["auth_results"]
+    assert message["dkim_domain"] == SENDING_DOMAIN
+    assert message["dkim_selector"] == domain.active_key.selector  # type: ignore[union-attr]
+    assert message["tls"] is True or message["tls"] == 1
+
+    again = run(server, "server.converge", queue)
+    assert again.state == JobState.SUCCEEDED
+    assert "Already converged: no change." in log_text(again)
+    assert again.duration_seconds is not None and again.duration_seconds < 3.0
+
+
+def submit(address: str, login: str, password: str, recipient: str) -> None:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the lab host has a self-signed certificate
+    with smtplib.SMTP(address, 587, timeout=20) as smtp:
+        smtp.ehlo("client.test")
+        smtp.starttls(context=context)
+        smtp.ehlo("client.test")
+        smtp.login(login, password)
+        smtp.sendmail(login, [recipient], (
+            f"From: {login}\r\nTo: {recipient}\r\nSubject: lab test\r\n"
+            f"Message-ID: <{time.monotonic_ns()}@{SENDING_DOMAIN}>\r\n\r\nHello from the lab.\r\n"
+        ))  # fmt: skip
+
+
+def test_the_server_is_not_an_open_relay(user: User, lab_dns: Any, queue: Huey) -> None:
+    host = lab_dns.hosts[0]
+    server = pinned_server(user, host)
+    assert run(server, "server.converge", queue).state == JobState.SUCCEEDED
+
+    with smtplib.SMTP(host.address, 25, timeout=20) as smtp:
+        smtp.ehlo("stranger.test")
+        smtp.mail("spammer@stranger.test")
+        code, reply = smtp.rcpt("victim@elsewhere.test")
+    assert code == 554 and b"Relay access denied" in reply
+    with smtplib.SMTP(host.address, 587, timeout=20) as smtp:
+        smtp.ehlo("stranger.test")
+        with pytest.raises(smtplib.SMTPException):
+            smtp.login("news@sender.test", "guess")  # no AUTH before TLS
+
+
+def test_actions_on_the_server_run_as_jobs_with_their_commands_logged(
+    user: User, lab_dns: Any, queue: Huey
+) -> None:
+    server = pinned_server(user, lab_dns.hosts[0])
+    run(server, "server.converge", queue)
+
+    health = run(server, "server.health", queue)
+    assert health.state == JobState.SUCCEEDED, log_text(health) + health.error
+    assert "postfix: active" in log_text(health)
+    listing = run(server, "server.queue", queue, action="list", queue_id="")
+    assert "$ postqueue -j" in log_text(listing)
+    restart = run(server, "server.restart", queue, service="opendkim")
+    assert "opendkim is active" in log_text(restart)
+    logs = run(server, "server.maillog", queue, lines=20, filter="postfix")
+    assert logs.state == JobState.SUCCEEDED
+    refused = run(server, "server.restart", queue, service="sshd")
+    assert refused.state == JobState.FAILED and "restarts only" in refused.error
