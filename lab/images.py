@@ -51,6 +51,10 @@ MAIL_PACKAGES = (
     "dovecot-core",
     "dovecot-imapd",
     "ssl-cert",
+    # The benchmarks run Ansible's modules on these hosts, and Ansible needs Python.
+    "python3",
+    # The ACME path runs certbot on the host (against the lab's pebble).
+    "certbot",
 )
 
 # Runs inside the fresh debootstrap tree. Host keys are removed so that every
