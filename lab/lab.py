@@ -30,6 +30,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -42,8 +43,8 @@ import dns.exception
 import dns.message
 import dns.query
 
+from lab import acme, images, labnames, netlab
 from lab import hosts as hostlib
-from lab import images, labnames, netlab
 from lab import peers as peerlib
 from lab.hosts import LabHost
 from lab.peers import Peers
@@ -208,6 +209,20 @@ class Lab:
             extra_hosts=tuple((addr, netlab.REGISTRY_HOST) for addr in self.registry_pins),
         )
 
+    @property
+    def acme_address(self) -> str:
+        return netlab.FIXED_ADDRESSES["acme"]
+
+    @property
+    def acme_directory(self) -> str | None:
+        """The ACME directory URL of the lab's pebble, when pebble is installed."""
+        return acme.directory_url(self.acme_address) if acme.available() else None
+
+    @property
+    def acme_ca_path(self) -> Path:
+        """The CA that signed pebble's own HTTPS certificate (clients must trust it)."""
+        return self.run_dir / "acme" / "ca.pem"
+
     def _start_services(self) -> None:
         for node in SERVICE_MODULES:
             netlab.add_node(node, netlab.FIXED_ADDRESSES[node])
@@ -222,6 +237,17 @@ class Lab:
         }
         _wait_for(lambda: _dns_answers(self.dns_address), procs["dns"], "lab DNS server")
         _wait_for(lambda: _smtp_answers(self.mx_address), procs["mx"], "lab SMTP receiver")
+        if acme.available():
+            self._start_acme()
+
+    def _start_acme(self) -> None:
+        netlab.add_node("acme", self.acme_address)
+        labnames.add_machine(self.zone_db, "acme.lab", self.acme_address)
+        args = ["--listen", self.acme_address, "--dns", self.dns_address,
+                "--dir", str(self.run_dir / "acme")]  # fmt: skip
+        proc = self._spawn("acme", args, module="lab.acme")
+        port = acme.ACME_PORT
+        _wait_for(lambda: _tcp_answers(self.acme_address, port), proc, "lab ACME server")
 
     def _spawn_peers(self) -> None:
         self.peers = Peers.generate()
@@ -246,9 +272,12 @@ class Lab:
     def dnsbl_delist(self, address: str) -> None:
         labnames.delist_from_dnsbl(self.zone_db, address)
 
-    def _spawn(self, node: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, node: str, args: list[str], module: str | None = None
+    ) -> subprocess.Popen[bytes]:
         ns = netlab.netns_name(node)
-        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", SERVICE_MODULES[node], *args]
+        module = module or SERVICE_MODULES[node]
+        cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", module, *args]
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
         with open(self.run_dir / f"{node}.log", "wb") as log:
             return subprocess.Popen(
@@ -363,6 +392,14 @@ def _dns_answers(address: str) -> bool:
     except (OSError, dns.exception.DNSException):
         return False
     return True
+
+
+def _tcp_answers(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _smtp_answers(address: str) -> bool:

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "mailpanel.assistant",
     "mailpanel.servers",
     "mailpanel.domains",
+    "mailpanel.dns",
     "mailpanel.pages",
     "mailpanel.pages.apps.PanelAdminConfig",
     "django.contrib.auth",
@@ -326,6 +327,11 @@ DNS_API_URLS = {
 }
 NVIDIA_API_URL = env_str("MAILPANEL_NVIDIA_API_URL", "https://integrate.api.nvidia.com/v1")
 NVIDIA_MODEL = env_str("MAILPANEL_NVIDIA_MODEL", "deepseek-ai/deepseek-v3-0324")
+# ACME for TLS certificates (HTTP-01). A private CA (e.g. step-ca) needs its CA bundle.
+ACME_DIRECTORY = env_str(
+    "MAILPANEL_ACME_DIRECTORY", "https://acme-v02.api.letsencrypt.org/directory"
+)
+ACME_CA_BUNDLE = env_str("MAILPANEL_ACME_CA_BUNDLE")  # a PEM file path, or empty
 # Resolvers for the panel's own DNS lookups (PTR, verification, checks).
 DNS_RESOLVERS = env_list("MAILPANEL_DNS_RESOLVERS", ["1.1.1.1", "9.9.9.9"])
 DNS_RESOLVER_PORT = env_int("MAILPANEL_DNS_RESOLVER_PORT", 53)

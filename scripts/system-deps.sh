@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need (browser, lab) when they are missing.
 set -euo pipefail
-packages=(chromium debootstrap systemd-container iptables iproute2)
+packages=(chromium debootstrap systemd-container iptables iproute2 pebble openssh-client)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

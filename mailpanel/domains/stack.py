@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
+
 from mailpanel.domains.models import DkimKey, SmtpUser
 from mailpanel.jobs.context import JobContext
-from mailpanel.servers.mailstack import MailStack, SigningDomain
+from mailpanel.servers.mailstack import Acme, MailStack, SigningDomain
 from mailpanel.servers.models import Server
 from mailpanel.vault.access import open_for_job
 
@@ -25,4 +29,13 @@ def build_mail_stack(server: Server, ctx: JobContext) -> MailStack:
         .select_related("domain")
         .order_by("domain__name", "local_part")
     )
-    return MailStack(hostname=server.mail_hostname, domains=signing, users=users)
+    return MailStack(
+        hostname=server.mail_hostname, domains=signing, users=users, acme=acme_for(server)
+    )
+
+
+def acme_for(server: Server) -> Acme | None:
+    if server.tls_mode != "acme":
+        return None
+    bundle = Path(settings.ACME_CA_BUNDLE).read_text() if settings.ACME_CA_BUNDLE else ""
+    return Acme(directory=settings.ACME_DIRECTORY, ca_bundle=bundle)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailpanel.servers.mailstack import (
-    PACKAGES,
     SERVICES,
     TLS_CERT,
     TLS_KEY,
@@ -39,7 +38,9 @@ class RemoteState:
     packages: dict[str, str] = field(default_factory=dict)  # name -> "ii 3.7.11" | "missing"
     files: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # sha256, mode, owner
     services: dict[str, tuple[str, str]] = field(default_factory=dict)  # active, enabled
-    cert_ok: bool = False
+    cert_exists: bool = False
+    cert_valid: bool = False  # for this hostname, and not expiring within 30 days
+    cert_self_signed: bool = False
     aliases_db: bool = False
 
     def package_installed(self, name: str) -> bool:
@@ -62,11 +63,15 @@ while read -r kind arg; do
      printf 'S %s %s %s\n' "$arg" "${a:-unknown}" "${e:-unknown}" ;;
   esac
 done
-if [ -f "$cert" ] && command -v openssl >/dev/null \
-   && openssl x509 -in "$cert" -noout -checkend "$min" >/dev/null 2>&1 \
-   && openssl x509 -in "$cert" -noout -ext subjectAltName 2>/dev/null | grep -qF "DNS:$name"; then
-  echo 'T ok'
-else echo 'T renew'; fi
+if [ -f "$cert" ] && command -v openssl >/dev/null; then
+  valid=0; self=0
+  openssl x509 -in "$cert" -noout -checkend "$min" >/dev/null 2>&1 \
+    && openssl x509 -in "$cert" -noout -ext subjectAltName 2>/dev/null | grep -qF "DNS:$name" \
+    && valid=1
+  [ "$(openssl x509 -in "$cert" -noout -subject)" = \
+    "$(openssl x509 -in "$cert" -noout -issuer | sed 's/^issuer/subject/')" ] && self=1
+  echo "T 1 $valid $self"
+else echo 'T 0 0 0'; fi
 [ -f /etc/aliases.db ] && echo 'A ok' || echo 'A missing'
 """
 
@@ -86,15 +91,17 @@ def parse_state(text: str) -> RemoteState:
             state.files[parts[0]] = (parts[1], parts[2], parts[3])
         elif kind == "S" and len(parts) >= 3:
             state.services[parts[0]] = (parts[1], parts[2])
-        elif kind == "T":
-            state.cert_ok = rest.strip() == "ok"
+        elif kind == "T" and len(parts) >= 3:
+            state.cert_exists, state.cert_valid, state.cert_self_signed = (
+                p == "1" for p in parts[:3]
+            )
         elif kind == "A":
             state.aliases_db = rest.strip() == "ok"
     return state
 
 
 async def read_state(remote: Remote, stack: MailStack, files: list[ManagedFile]) -> RemoteState:
-    wanted = [f"P {p}" for p in PACKAGES]
+    wanted = [f"P {p}" for p in stack.packages]
     wanted += [f"F {f.path}" for f in files]
     wanted += [f"S {s}" for s in SERVICES]
     result = await remote.script(
@@ -149,6 +156,8 @@ class Converger:
         await self._step("aliases", self._aliases(state))
         await self._step("configuration check", self._check_config())
         await self._step("services", self._services(state))
+        if self.stack.acme:
+            await self._step("ACME certificate", self._acme_certificate(state))
         self.report.seconds = time.monotonic() - started
         return self.report
 
@@ -173,7 +182,7 @@ class Converger:
             )
 
     async def _packages(self, state: RemoteState) -> None:
-        missing = [p for p in PACKAGES if not state.package_installed(p)]
+        missing = [p for p in self.stack.packages if not state.package_installed(p)]
         if not missing:
             return
         # Debian asks how Postfix should be set up; the panel writes its own main.cf.
@@ -203,13 +212,23 @@ class Converger:
         self._changed(f"hostname {state.hostname} → {self.stack.hostname}")
 
     async def _certificate(self, state: RemoteState) -> None:
-        if state.cert_ok:
+        """A self-signed certificate; with ACME only a bootstrap until the real one comes."""
+        if state.cert_exists and (state.cert_valid or self.stack.acme):
             return
         await self.remote.script(
             SELF_SIGNED, TLS_CERT, TLS_KEY, self.stack.hostname, name="self-signed-certificate"
         )
         self._changed(f"self-signed certificate for {self.stack.hostname}")
         self.to_reload.update({"postfix", "dovecot"})
+
+    async def _acme_certificate(self, state: RemoteState) -> None:
+        assert self.stack.acme is not None
+        if state.cert_valid and not state.cert_self_signed:
+            return
+        # certbot answers the HTTP-01 challenge itself on port 80, then runs the deploy
+        # hook, which installs the certificate and reloads Postfix and Dovecot.
+        await self.remote.run(self.stack.acme.certbot(self.stack.hostname), timeout=300)
+        self._changed(f"ACME certificate for {self.stack.hostname}")
 
     async def _files(self, state: RemoteState, files: list[ManagedFile]) -> None:
         for managed in files:
@@ -248,6 +267,8 @@ class Converger:
                 await self.remote.run(["systemctl", "restart", service])
                 self._changed(f"started {service}")
                 self.to_reload.discard(service)
+        if "systemd" in self.to_reload:
+            await self.remote.run(["systemctl", "daemon-reload"])
         for service in SERVICES:
             if service in self.to_reload:
                 verb = "reload" if service == "postfix" else "restart"

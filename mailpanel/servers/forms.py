@@ -22,6 +22,7 @@ class ServerForm(forms.ModelForm[Server]):
             "credential",
             "sudo_credential",
             "mail_hostname",
+            "tls_mode",
         ]
         help_texts = {
             "credential": "An SSH key or password from your credentials.",

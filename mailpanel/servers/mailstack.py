@@ -15,6 +15,10 @@ TLS_KEY = f"{TLS_DIR}/privkey.pem"
 DKIM_DIR = "/etc/opendkim/keys"
 USERS_FILE = "/etc/dovecot/mailpanel-users"
 PACKAGES = ("postfix", "opendkim", "opendkim-tools", "dovecot-core", "openssl", "ca-certificates")
+ACME_CA_FILE = "/etc/mailpanel/acme-ca.pem"
+ACME_DEPLOY_HOOK = "/etc/mailpanel/certbot-deploy.sh"
+ACME_CERT_NAME = "mailpanel"
+CERTBOT_DROPIN = "/etc/systemd/system/certbot.service.d/mailpanel.conf"
 SERVICES = ("opendkim", "dovecot", "postfix")
 
 
@@ -37,6 +41,42 @@ class SigningDomain:
 
 
 @dataclass(frozen=True)
+class Acme:
+    directory: str
+    ca_bundle: str = ""  # PEM of a private ACME CA's TLS root, when it is not public
+
+    def files(self) -> list[ManagedFile]:
+        files = [ManagedFile(ACME_DEPLOY_HOOK, DEPLOY_HOOK, mode="0755")]
+        if self.ca_bundle:
+            files.append(ManagedFile(ACME_CA_FILE, self.ca_bundle))
+            # Renewals run from certbot.timer: they need to trust the same CA.
+            dropin = f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={ACME_CA_FILE}\n"
+            files.append(ManagedFile(CERTBOT_DROPIN, dropin, reload=("systemd",)))
+        return files
+
+    def certbot(self, hostname: str) -> list[str]:
+        env = ["env", f"REQUESTS_CA_BUNDLE={ACME_CA_FILE}"] if self.ca_bundle else []
+        return [
+            *env,
+            "certbot",
+            "certonly",
+            "--standalone",
+            "--non-interactive",
+            "--agree-tos",
+            # The owner's email address is not sent to the certificate authority.
+            "--register-unsafely-without-email",
+            "--server",
+            self.directory,
+            "--cert-name",
+            ACME_CERT_NAME,
+            "-d",
+            hostname,
+            "--deploy-hook",
+            ACME_DEPLOY_HOOK,
+        ]
+
+
+@dataclass(frozen=True)
 class MailStack:
     hostname: str
     domains: tuple[SigningDomain, ...] = ()
@@ -44,6 +84,11 @@ class MailStack:
     users: tuple[tuple[str, str], ...] = ()
     smtps: bool = True
     message_size_limit: int = 26214400
+    acme: Acme | None = None
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return (*PACKAGES, "certbot") if self.acme else PACKAGES
 
     def files(self) -> list[ManagedFile]:
         return [
@@ -61,6 +106,7 @@ class MailStack:
             ManagedFile(
                 USERS_FILE, self.users_file(), mode="0640", owner="root:dovecot", secret=True
             ),
+            *(self.acme.files() if self.acme else []),
         ]
 
     def key_files(self) -> list[ManagedFile]:
@@ -258,4 +304,16 @@ service auth {{
     group = postfix
   }}
 }}
+"""
+
+DEPLOY_HOOK = f"""#!/bin/sh
+# Written by MailPanel Pro: certbot runs this after it obtains or renews the certificate.
+set -eu
+live=/etc/letsencrypt/live/{ACME_CERT_NAME}
+install -m 0644 "$live/fullchain.pem" {TLS_CERT}.new
+install -m 0600 "$live/privkey.pem" {TLS_KEY}.new
+mv -f {TLS_KEY}.new {TLS_KEY}
+mv -f {TLS_CERT}.new {TLS_CERT}
+systemctl reload postfix || true
+systemctl restart dovecot || true
 """

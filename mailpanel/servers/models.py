@@ -39,6 +39,13 @@ class Server(models.Model):
     mail_hostname = models.CharField(
         max_length=253, help_text="The name this server uses in SMTP (HELO, certificate, PTR)"
     )
+    tls_mode = models.CharField(
+        max_length=16,
+        choices=[("self_signed", "Self-signed certificate"), ("acme", "ACME (Let's Encrypt)")],
+        default="self_signed",
+        verbose_name="TLS certificate",
+        help_text="ACME needs port 80 of the server reachable under the mail hostname.",
+    )
     host_key = models.TextField(blank=True)
     host_key_fingerprint = models.CharField(max_length=100, blank=True)
     host_key_state = models.CharField(

@@ -40,6 +40,13 @@ def zones(lab: Any) -> Iterator[ZoneStore]:
     store.close()
 
 
+@pytest.fixture(scope="session")
+def bare_host(lab: Any) -> Any:
+    """A host of the bare image: provisioning runs the real apt-get install on it."""
+    (host,) = lab.add_hosts(1, flavour="bare")
+    return host
+
+
 def root_key(owner: User, host: Any) -> Credential:
     """The lab's root key as the owner's credential (one per owner, reused)."""
     existing = Credential.objects.filter(owner=owner, label="lab root key").first()

@@ -40,9 +40,9 @@ def publish_dkim(zones: ZoneStore, domain: SendingDomain) -> None:
 
 
 def test_add_confirm_provision_and_send_a_dkim_signed_message(
-    user: User, lab_dns: Any, zones: ZoneStore, queue: Huey
+    user: User, lab_dns: Any, bare_host: Any, zones: ZoneStore, queue: Huey
 ) -> None:
-    host = lab_dns.hosts[0]
+    host = bare_host
     client = Client()
     client.force_login(user)
     key = root_key(user, host)
@@ -63,8 +63,10 @@ def test_add_confirm_provision_and_send_a_dkim_signed_message(
     assert server.facts["os_id"] == "debian" and server.facts["os_version"] == "12"
     assert server.facts["ptr"][host.address] == f"{host.name}.lab"
 
+    assert "postfix" not in server.facts["packages"]  # a bare Debian: nothing installed yet
     first = run(server, "server.converge", queue)
     assert first.state == JobState.SUCCEEDED, log_text(first) + first.error
+    assert "apt-get -q -y" in log_text(first) and "installed postfix" in log_text(first)
     assert "$ postfix check" in log_text(first)
 
     client.post(reverse("domain_add"), {"name": SENDING_DOMAIN, "server": server.pk,
