@@ -49,7 +49,7 @@ def test_add_confirm_provision_and_send_a_dkim_signed_message(
 
     response = client.post(reverse("server_add"), {
         "name": "mail1", "host": host.address, "port": 22, "username": "root",
-        "credential": key.pk, "mail_hostname": f"{host.name}.lab",
+        "credential": key.pk, "mail_hostname": f"{host.name}.lab", "tls_mode": "self_signed",
     })  # fmt: skip
     assert response.status_code == 302, response.content.decode()[-800:]
     page = client.get(response["Location"]).content.decode()

@@ -42,6 +42,7 @@ def test_a_bad_host_or_hostname_is_refused_and_nothing_is_created(
         "username": "root",
         "credential": key.pk,
         "mail_hostname": "mail.example.com",
+        "tls_mode": "self_signed",
     }  # type: ignore[attr-defined]
     data[field] = bad
 
@@ -61,6 +62,7 @@ def test_a_bad_user_name_is_refused(owner_client: Client, key: object, bad: str)
         "username": bad,
         "credential": key.pk,
         "mail_hostname": "mail.example.com",
+        "tls_mode": "self_signed",
     }  # type: ignore[attr-defined]
     response = owner_client.post(reverse("server_add"), data)
     assert "user name" in response.content.decode()
@@ -75,6 +77,7 @@ def test_an_idn_domain_is_stored_as_its_a_label(owner_client: Client, key: objec
         "username": "root",
         "credential": key.pk,
         "mail_hostname": "mail.bücher.example",
+        "tls_mode": "self_signed",
     }  # type: ignore[attr-defined]
     response = owner_client.post(reverse("server_add"), data)
 
@@ -93,6 +96,7 @@ def test_another_users_credential_cannot_be_chosen(owner_client: Client, other_u
         "username": "root",
         "credential": theirs.pk,
         "mail_hostname": "mail.example.com",
+        "tls_mode": "self_signed",
     }
     response = owner_client.post(reverse("server_add"), data)
     assert "Select a valid choice" in response.content.decode()
