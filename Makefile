@@ -47,5 +47,18 @@ lab-up: $(STAMP)
 lab-down: $(STAMP)
 	$(BIN)/mailpanel lab down
 
+# Benchmarks (root: they start the lab). Each writes bench/results/<name>.json and .png.
+bench-fleet: $(STAMP)
+	$(BIN)/python -m bench.fleet
+
+bench-dns: $(STAMP)
+	$(BIN)/python -m bench.dns
+
+bench-onboard: $(STAMP)
+	$(BIN)/python -m bench.onboard
+
+bench-assistant: $(STAMP)
+	$(BIN)/python -m bench.assistant
+
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -17,20 +17,18 @@ they fail instead.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
-import sys
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
-from typing import IO, NoReturn
+from typing import NoReturn
 
 import pytest
 
 from lab.lab import Lab, LabError, services_available, unavailable_reason
+from lab.lock import hold_machine_lock
 
 ENV_HOSTS = "MAILPANEL_LAB_HOSTS"
 DEFAULT_HOSTS = 2
@@ -78,28 +76,7 @@ def _require_lab() -> None:
     reason = unavailable_reason()
     if reason:
         _cannot_start(f"lab: needs root and systemd-nspawn ({reason})")
-    _hold_machine_lock()
-
-
-_LOCK_PATH = Path("/run/mailpanel-lab.lock")
-_lock_file: IO[str] | None = None
-
-
-def _hold_machine_lock() -> None:
-    """One lab per machine: a second test run waits here instead of tearing the first down.
-
-    The lock is held until this process exits, so the whole session owns the lab.
-    """
-    global _lock_file
-    if _lock_file is not None:
-        return
-    handle = _LOCK_PATH.open("a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        sys.stderr.write("lab: another test run uses the lab; waiting for it to finish\n")
-        fcntl.flock(handle, fcntl.LOCK_EX)
-    _lock_file = handle
+    hold_machine_lock()
 
 
 @dataclass

@@ -176,7 +176,14 @@ else:
         "name": "mailpanel",
         "filename": str(DATA_DIR / env_str("MAILPANEL_QUEUE_FILE", "queue.sqlite3")),
         "immediate": False,
-        "consumer": {"workers": env_int("MAILPANEL_WORKERS", 8), "worker_type": "thread"},
+        # SQLite cannot block like Redis: poll every 50 ms, so a click starts a job at once.
+        "consumer": {
+            "workers": env_int("MAILPANEL_WORKERS", 4),
+            "worker_type": "thread",
+            "initial_delay": 0.05,
+            "backoff": 1.0,
+            "max_delay": 0.05,
+        },
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
