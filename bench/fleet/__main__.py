@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet")
     parser.add_argument("--hosts", default=",".join(map(str, HOST_COUNTS)))
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--panel-only", action="store_true", help="skip Ansible and pyinfra")
     opts = parser.parse_args(argv)
     counts = [int(n) for n in opts.hosts.split(",")]
     from lab.lab import Lab
@@ -41,14 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MAILPANEL_DNS_RESOLVERS"] = lab.dns_address
     try:
         with tempfile.TemporaryDirectory(prefix="mailpanel-bench-") as tmp:
-            results = measure(lab, counts, opts.repeats, Path(tmp))
+            results = measure(lab, counts, opts.repeats, Path(tmp), not opts.panel_only)
     finally:
         lab.down()
     report(results, counts)
     return 0
 
 
-def measure(lab: Any, counts: list[int], repeats: int, tmp: Path) -> dict[str, Any]:
+def measure(
+    lab: Any, counts: list[int], repeats: int, tmp: Path, peers: bool = True
+) -> dict[str, Any]:
     panel = PanelUnderTest(tmp / "panel", lab.hosts)
     panel.start()
     per_count: dict[str, dict[str, float]] = {}
@@ -62,9 +65,10 @@ def measure(lab: Any, counts: list[int], repeats: int, tmp: Path) -> dict[str, A
                 panel.restart_worker()
                 samples["panel_cold"].append(panel.fleet_health(count))
                 samples["panel_warm"].append(panel.fleet_health(count))
-                samples["ansible"].append(run_ansible(hosts, tmp / "ansible"))
-                samples["pyinfra"].append(run_pyinfra(hosts, tmp / "pyinfra"))
-            per_count[str(count)] = {k: round(median(v), 3) for k, v in samples.items()}
+                if peers:
+                    samples["ansible"].append(run_ansible(hosts, tmp / "ansible"))
+                    samples["pyinfra"].append(run_pyinfra(hosts, tmp / "pyinfra"))
+            per_count[str(count)] = {k: round(median(v), 3) for k, v in samples.items() if v}
             print(f"{count:>3} hosts: {per_count[str(count)]}", flush=True)
         noop = panel.converge_noop()
     finally:
@@ -78,6 +82,9 @@ def measure(lab: Any, counts: list[int], repeats: int, tmp: Path) -> dict[str, A
 
 
 def report(results: dict[str, Any], counts: list[int]) -> None:
+    if "ansible" not in results["hosts"][str(counts[-1])]:
+        print(results)  # a panel-only run is for profiling; it does not replace the results
+        return
     path = write_json("fleet", results)
     keys = ("panel_cold", "panel_warm", "ansible", "pyinfra")
     series = {k: [results["hosts"][str(n)][k] for n in counts] for k in keys}

@@ -107,11 +107,12 @@ async def reverse_names(addresses: list[str]) -> dict[str, str]:
 # The fleet health check: five commands as one exec (uptime, disk, services, queue, cert).
 HEALTH = r"""
 cert=$1
-echo "uptime_s=$(cut -d' ' -f1 /proc/uptime)"
+read -r up _ < /proc/uptime; echo "uptime_s=$up"
 df -Pk / | awk 'NR==2 {print "disk_used_pct=" int($3 * 100 / $2)}'
-for s in postfix opendkim dovecot; do echo "svc_$s=$(systemctl is-active "$s" 2>/dev/null)"; done
+systemctl is-active postfix opendkim dovecot 2>/dev/null | {
+  for s in postfix opendkim dovecot; do read -r state; echo "svc_$s=$state"; done; }
 echo "queue=$(postqueue -j 2>/dev/null | wc -l)"
-[ -f "$cert" ] && echo "cert_expires=$(openssl x509 -in "$cert" -noout -enddate | cut -d= -f2)"
+[ -f "$cert" ] && openssl x509 -in "$cert" -noout -enddate | sed 's/^notAfter=/cert_expires=/'
 true
 """
 

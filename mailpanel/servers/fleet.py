@@ -109,6 +109,7 @@ def run_fleet(ctx: JobContext) -> None:
     run = FleetRun.objects.get(pk=str(ctx.params["fleet_run_id"]), owner_id=ctx.job.owner_id)
     items = list(run.items.select_related("server__credential", "server__sudo_credential"))
     plan: list[tuple[int, Target, Work]] = []
+    opened: dict[object, dict[str, Any]] = {}  # one decryption (and audit line) per credential
     for item in items:
         server = item.server
         if server.host_key_state != HostKeyState.CONFIRMED:
@@ -117,12 +118,28 @@ def run_fleet(ctx: JobContext) -> None:
         work: Work = {FleetAction.HEALTH: _health, FleetAction.QUEUE_FLUSH: _flush}.get(
             run.action  # type: ignore[call-overload]
         ) or _converge(build_mail_stack(server, ctx))
-        plan.append((item.pk, target_for(server, ctx), work))
+        plan.append((item.pk, target_for(server, ctx, opened), work))
     ctx.log(f"{run.get_action_display()} on {len(plan)} server(s)")
-    run_on_ssh_loop(ctx, lambda sink: fan_out(plan, sink), {"item": _store})
+    pending: list[tuple[Any, ...]] = []
+    run_on_ssh_loop(
+        ctx,
+        lambda sink: fan_out(plan, sink),
+        {"item": lambda *event: pending.append(event)},
+        after_batch=lambda: _store_batch(pending),
+    )
     FleetRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
     failed = run.items.filter(state=ItemState.FAILED).count()
     ctx.log(f"Done: {len(items) - failed} OK, {failed} failed.")
+
+
+def _store_batch(pending: list[tuple[Any, ...]]) -> None:
+    """Write the item updates that arrived together in one transaction."""
+    if not pending:
+        return
+    batch, pending[:] = list(pending), []
+    with transaction.atomic():
+        for event in batch:
+            _store(*event)
 
 
 def _store(

@@ -32,9 +32,19 @@ def load_server(ctx: JobContext) -> Server:
     return server
 
 
-def target_for(server: Server, ctx: JobContext) -> Target:
-    login = open_for_job(server.credential, ctx)
-    sudo = open_for_job(server.sudo_credential, ctx) if server.sudo_credential else {}
+def target_for(
+    server: Server, ctx: JobContext, opened: dict[object, dict[str, Any]] | None = None
+) -> Target:
+    """The connection target; ``opened`` caches secrets a fleet run opened already."""
+    cache = {} if opened is None else opened
+
+    def secret(credential: Any) -> dict[str, Any]:
+        if credential.pk not in cache:
+            cache[credential.pk] = open_for_job(credential, ctx)
+        return cache[credential.pk]
+
+    login = secret(server.credential)
+    sudo = secret(server.sudo_credential) if server.sudo_credential else {}
     return Target(
         host=server.host,
         port=server.port,

@@ -157,8 +157,13 @@ def run_on_ssh_loop(
     ctx: JobContext,
     make: Callable[[EventSink], Coroutine[Any, Any, T]],
     handlers: dict[str, Handler] | None = None,
+    after_batch: Callable[[], None] | None = None,
 ) -> T:
-    """Run a coroutine on the SSH loop while this job thread writes its events."""
+    """Run a coroutine on the SSH loop while this job thread writes its events.
+
+    ``after_batch`` runs after each batch of events, so handlers may buffer and write a
+    whole batch in one transaction.
+    """
     sink = EventSink()
     routes: dict[str, Handler] = {
         "log": lambda text, level: ctx.log(text, level),
@@ -169,6 +174,8 @@ def run_on_ssh_loop(
     try:
         while True:
             _drain(sink, routes, block=not future.done())
+            if after_batch:
+                after_batch()
             if future.done() and sink.events.empty():
                 return future.result()
             ctx.check_cancelled()
