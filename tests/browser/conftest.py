@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -59,12 +62,26 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 6
     raise RuntimeError(f"mailpanel serve did not answer at {url} in {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def panel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Panel]:
-    data_dir = tmp_path_factory.mktemp("panel-data")
+# Every outside peer points at loopback: the discard port refuses, nothing leaves.
+SAFE_ENV = {
+    "MAILPANEL_DNS_RESOLVERS": "127.0.0.1",
+    "MAILPANEL_DNS_RESOLVER_PORT": "9",
+    "MAILPANEL_CLOUDFLARE_API_URL": "http://127.0.0.1:9",
+    "MAILPANEL_NAMECOM_API_URL": "http://127.0.0.1:9",
+    "MAILPANEL_OPENPROVIDER_API_URL": "http://127.0.0.1:9",
+    "MAILPANEL_NVIDIA_API_URL": "http://127.0.0.1:9",
+    "MAILPANEL_ACME_DIRECTORY": "https://127.0.0.1:9/dir",
+}
+
+
+@contextmanager
+def running_panel(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Panel]:
+    """``mailpanel serve`` (web + worker) on a free port, with a data folder of its own."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILPANEL_", "DJANGO_"))}
+    env.update(SAFE_ENV)
     env.update(MAILPANEL_DATA_DIR=str(data_dir), MAILPANEL_JOB_HEARTBEAT_SECONDS="1")
+    env.update(extra_env or {})
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     log = (data_dir / "serve.log").open("wb")
@@ -87,6 +104,12 @@ def panel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Panel]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def panel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Panel]:
+    with running_panel(tmp_path_factory.mktemp("panel-data")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +146,21 @@ def newest_mail(outbox: Path, timeout: float = 10) -> str:
 
 def chromium_available() -> bool:
     return shutil.which(CHROMIUM) is not None
+
+
+def sign_up_and_verify(page: Any, panel: Panel, email: str, password: str) -> None:
+    """A new account, through the signup form and the link in the outbox."""
+    page.goto(panel.url + "/account/signup/")
+    page.get_by_label("Full name").fill("Ada Lovelace")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password:", exact=True).fill(password)
+    page.get_by_label("Password (again)").fill(password)
+    page.get_by_label("I am 18 or older").check()
+    page.get_by_label("I have read and accept the privacy policy").check()
+    page.get_by_role("button", name="Sign Up").click()
+    page.wait_for_url("**/account/confirm-email/")
+    link = re.search(r"http://\S+/account/confirm-email/\S+/", newest_mail(panel.outbox))
+    assert link, "verification link missing from the outbox mail"
+    page.goto(link.group(0))
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url("**/overview/")

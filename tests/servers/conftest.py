@@ -28,14 +28,29 @@ def lab_dns(lab: Any, settings: Any) -> Any:
     return lab
 
 
-@pytest.fixture(scope="session")
-def zones(lab: Any) -> Iterator[ZoneStore]:
+def receiver_zones(lab: Any) -> ZoneStore:
+    """The lab's zone store, with a receiving domain whose MX is the lab SMTP receiver."""
     store = ZoneStore(lab.zone_db)
-    # A receiving domain whose MX is the lab SMTP receiver.
     if not store.zones(provider="lab", account="tests"):
         zone = store.create_zone("lab", "tests", RECEIVER_DOMAIN)
         store.add_record(zone["id"], RECEIVER_DOMAIN, "MX", "mx.lab", 300, priority=10)
         store.add_static("mx.lab", "A", lab.mx_address)
+    return store
+
+
+def publish_dkim(zones: ZoneStore, domain_name: str, record_name: str, value: str) -> None:
+    """Publish a DKIM key straight into the lab DNS (the DNS app does it for users)."""
+    existing = zones.zones(provider="lab", account=domain_name)
+    zone = existing[0] if existing else zones.create_zone("lab", domain_name, domain_name)
+    zones.delegate(domain_name, zone["id"])
+    for record in zones.records(zone["id"]):
+        zones.delete_record(record["id"])
+    zones.add_record(zone["id"], record_name, "TXT", value, 300)
+
+
+@pytest.fixture(scope="session")
+def zones(lab: Any) -> Iterator[ZoneStore]:
+    store = receiver_zones(lab)
     yield store
     store.close()
 

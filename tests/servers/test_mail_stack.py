@@ -20,23 +20,18 @@ from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.models import JobState
 from mailpanel.servers.models import HostKeyState, Server
 from tests.helpers import drain
-from tests.servers.conftest import RECEIVER_DOMAIN, log_text, pinned_server, root_key, run
+from tests.servers.conftest import (
+    RECEIVER_DOMAIN,
+    log_text,
+    pinned_server,
+    publish_dkim,
+    root_key,
+    run,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 SENDING_DOMAIN = "sender.test"
-
-
-def publish_dkim(zones: ZoneStore, domain: SendingDomain) -> None:
-    """For now the test publishes the records itself (the DNS app does it for users)."""
-    existing = zones.zones(provider="lab", account=domain.name)
-    zone = existing[0] if existing else zones.create_zone("lab", domain.name, domain.name)
-    zones.delegate(domain.name, zone["id"])
-    for record in zones.records(zone["id"]):
-        zones.delete_record(record["id"])
-    key = domain.active_key
-    assert key is not None
-    zones.add_record(zone["id"], key.record_name, "TXT", key.record_value, 300)
 
 
 def test_add_confirm_provision_and_send_a_dkim_signed_message(
@@ -78,7 +73,9 @@ def test_add_confirm_provision_and_send_a_dkim_signed_message(
     password = re.search(r"data-smtp-password>([^<]+)<", created.content.decode())
     assert password, "the generated password is shown once"
     drain(queue)
-    publish_dkim(zones, domain)
+    key = domain.active_key
+    assert key is not None
+    publish_dkim(zones, domain.name, key.record_name, key.record_value)
 
     recipient = f"reader-{time.monotonic_ns()}@{RECEIVER_DOMAIN}"
     submit(host.address, f"news@{SENDING_DOMAIN}", password.group(1), recipient)
