@@ -1,0 +1,1 @@
+"""Benchmark: the assistant's streaming through the panel versus the endpoint directly."""
