@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +22,7 @@ from mailpanel.jobs.context import JobContext
 from mailpanel.servers import operations
 from mailpanel.servers.converge import Converger
 from mailpanel.servers.facts import health
+from mailpanel.servers.lease import release, try_take
 from mailpanel.servers.mailstack import MailStack
 from mailpanel.servers.models import (
     FleetAction,
@@ -110,23 +112,33 @@ def run_fleet(ctx: JobContext) -> None:
     items = list(run.items.select_related("server__credential", "server__sudo_credential"))
     plan: list[tuple[int, Target, Work]] = []
     opened: dict[object, dict[str, Any]] = {}  # one decryption (and audit line) per credential
+    taken: list[UUID] = []
     for item in items:
         server = item.server
         if server.host_key_state != HostKeyState.CONFIRMED:
             _store(item.pk, ItemState.FAILED, "host key not confirmed", {}, None)
             continue
+        if run.action == FleetAction.CONVERGE:
+            if not try_take(server.pk, ctx.job.pk):
+                _store(item.pk, ItemState.FAILED, "another job is changing this server", {}, None)
+                continue
+            taken.append(server.pk)
         work: Work = {FleetAction.HEALTH: _health, FleetAction.QUEUE_FLUSH: _flush}.get(
             run.action  # type: ignore[call-overload]
         ) or _converge(build_mail_stack(server, ctx))
         plan.append((item.pk, target_for(server, ctx, opened), work))
     ctx.log(f"{run.get_action_display()} on {len(plan)} server(s)")
     pending: list[tuple[Any, ...]] = []
-    run_on_ssh_loop(
-        ctx,
-        lambda sink: fan_out(plan, sink),
-        {"item": lambda *event: pending.append(event)},
-        after_batch=lambda: _store_batch(pending),
-    )
+    try:
+        run_on_ssh_loop(
+            ctx,
+            lambda sink: fan_out(plan, sink),
+            {"item": lambda *event: pending.append(event)},
+            after_batch=lambda: _store_batch(pending),
+        )
+    finally:
+        for server_id in taken:
+            release(server_id, ctx.job.pk)
     FleetRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
     failed = run.items.filter(state=ItemState.FAILED).count()
     ctx.log(f"Done: {len(items) - failed} OK, {failed} failed.")

@@ -12,6 +12,7 @@ from mailpanel.jobs.registry import job_kind
 from mailpanel.servers import operations
 from mailpanel.servers.converge import Converger
 from mailpanel.servers.facts import gather
+from mailpanel.servers.lease import changing
 from mailpanel.servers.models import HostKeyState, Server
 from mailpanel.servers.ssh import HostKeyChanged, Remote, SshError, Target, fetch_host_key
 from mailpanel.servers.sshloop import EventSink, pool, run_on_ssh_loop, ssh_loop
@@ -108,13 +109,15 @@ def converge(ctx: JobContext) -> None:
     from mailpanel.domains.stack import build_mail_stack
 
     server = load_server(ctx)
-    stack = build_mail_stack(server, ctx)
 
     async def work(remote: Remote, sink: EventSink) -> tuple[int, dict[str, Any]]:
         report = await Converger(remote, stack, sink.log).run()
         return len(report.changes), await gather(remote)
 
-    changes, facts = on_server(ctx, server, work)
+    with changing(server, ctx):
+        # Built once our turn came, so it includes what the job before us added.
+        stack = build_mail_stack(server, ctx)
+        changes, facts = on_server(ctx, server, work)
     store_facts(server, facts)
     Server.objects.filter(pk=server.pk).update(converged_at=timezone.now())
     ctx.log(f"Converged with {changes} change(s)." if changes else "Already converged: no change.")
@@ -154,7 +157,8 @@ def mail_log(ctx: JobContext) -> None:
 def restart_service(ctx: JobContext) -> None:
     server = load_server(ctx)
     service = str(ctx.params.get("service", ""))
-    on_server(ctx, server, lambda remote, sink: operations.restart(remote, sink, service))
+    with changing(server, ctx):
+        on_server(ctx, server, lambda remote, sink: operations.restart(remote, sink, service))
 
 
 @job_kind("server.testmail", "Send a test message")

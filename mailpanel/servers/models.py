@@ -56,6 +56,9 @@ class Server(models.Model):
     facts = models.JSONField(default=dict, blank=True)
     facts_at = models.DateTimeField(null=True, blank=True)
     converged_at = models.DateTimeField(null=True, blank=True)
+    # Jobs that change the server take turns: the holder of this lease, until it expires.
+    changing_job = models.UUIDField(null=True, blank=True)
+    changing_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -226,7 +226,7 @@ class Remote:
             path,
             mode,
             owner,
-            name=f"write {path}",
+            name="write-file",
             input=content,
         )
         if self.log and secret:

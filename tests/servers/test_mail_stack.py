@@ -86,6 +86,15 @@ def test_add_confirm_provision_and_send_a_dkim_signed_message(
     assert message["dkim_selector"] == domain.active_key.selector  # type: ignore[union-attr]
     assert message["tls"] is True or message["tls"] == 1
 
+    # The panel's own "send a test message" goes through sendmail and is signed too.
+    other = f"reader-{time.monotonic_ns()}@{RECEIVER_DOMAIN}"
+    sent = run(server, "server.testmail", queue, sender=f"news@{SENDING_DOMAIN}", recipient=other)
+    assert sent.state == JobState.SUCCEEDED, log_text(sent) + sent.error
+    test_mail = wait_for_message(lab_dns.mail_db, lambda m: other in m["rcpt_to"], timeout=30)
+    if test_mail["dkim"] != "pass":
+        print(log_text(run(server, "server.maillog", queue, lines=60, filter="")))
+    assert test_mail["dkim"] == "pass", test_mail["auth_results"]
+
     again = run(server, "server.converge", queue)
     assert again.state == JobState.SUCCEEDED
     assert "Already converged: no change." in log_text(again)

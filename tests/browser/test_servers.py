@@ -1,0 +1,98 @@
+"""A person provisions a lab server from the browser and sends mail through it."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.smtp_store import wait_for_message
+from tests.browser.conftest import Panel, running_panel, sign_up_and_verify
+from tests.servers.conftest import RECEIVER_DOMAIN, publish_dkim, receiver_zones
+
+pytestmark = [pytest.mark.browser, pytest.mark.lab]
+
+PASSWORD = "a long and unusual passphrase 7"
+DOMAIN = "browser-sender.test"
+
+
+@pytest.fixture(scope="module")
+def lab_panel(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Panel]:
+    env = {"MAILPANEL_DNS_RESOLVERS": lab.dns_address, "MAILPANEL_DNS_RESOLVER_PORT": "53"}
+    with running_panel(tmp_path_factory.mktemp("panel-lab"), env) as panel:
+        yield panel
+
+
+def wait_for_job(page: Any, timeout: float = 120_000) -> str:
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]{36}/$"))
+    page.wait_for_selector("section.job[data-finished='true']", timeout=timeout)
+    return str(page.locator("[data-job-state]").inner_text())
+
+
+def test_provision_a_server_and_send_a_signed_message_from_the_ui(
+    lab: Any, lab_panel: Panel, browser: Any, artifacts: Path
+) -> None:
+    zones = receiver_zones(lab)
+    host = lab.hosts[0]
+    page = browser.new_page()
+    page.set_default_timeout(30_000)
+    sign_up_and_verify(page, lab_panel, "ops@example.test", PASSWORD)
+
+    page.goto(lab_panel.url + "/credentials/add/?kind=ssh_key")
+    page.get_by_label("Name", exact=True).fill("lab key")
+    page.get_by_label("Private key").fill(host.root_key_path.read_text())
+    page.get_by_role("button", name="Store encrypted").click()
+    page.wait_for_url("**/credentials/*/")
+
+    page.goto(lab_panel.url + "/servers/add/")
+    page.get_by_label("Name", exact=True).fill("mail1")
+    page.get_by_label("Host", exact=True).fill(host.address)
+    page.get_by_label("Login").select_option(label="lab key")
+    page.get_by_label("Mail hostname").fill(f"{host.name}.lab")
+    page.get_by_role("button", name="Add and check its host key").click()
+    assert page.locator("[data-fingerprint]").inner_text() == host.host_key_fingerprint
+    page.get_by_role("button", name="The key matches: pin it").click()
+    assert wait_for_job(page) == "Succeeded"
+
+    page.goto(lab_panel.url + "/servers/")
+    page.get_by_role("link", name="mail1").click()
+    server_url = page.url
+    page.get_by_role("button", name="Provision / converge the mail stack").click()
+    assert wait_for_job(page) == "Succeeded"
+    page.screenshot(path=str(artifacts / "converge-job.png"), full_page=True)
+
+    page.goto(lab_panel.url + "/domains/add/")
+    page.get_by_label("Domain", exact=True).fill(DOMAIN)
+    page.get_by_label("Server", exact=True).select_option(label="mail1")
+    page.get_by_role("button", name="Add domain").click()
+    page.wait_for_url(re.compile(r".*/domains/[0-9a-f-]{36}/$"))
+    dkim = page.locator("tr", has_text="DKIM").locator("code")
+    record_name, record_value = dkim.nth(0).inner_text(), dkim.nth(1).inner_text()
+    publish_dkim(zones, DOMAIN, record_name, record_value)
+    page.get_by_label("Mailbox name").fill("news")
+    page.get_by_role("button", name="Add SMTP user").click()
+    assert page.locator("[data-smtp-password]").inner_text()
+    page.get_by_role("link", name="follow the job").click()
+    assert wait_for_job(page) == "Succeeded"
+
+    recipient = f"reader-{time.monotonic_ns()}@{RECEIVER_DOMAIN}"
+    page.goto(server_url)
+    page.get_by_label("Sender").fill(f"news@{DOMAIN}")
+    page.get_by_label("Recipient").fill(recipient)
+    page.get_by_role("button", name="Send").click()
+    assert wait_for_job(page) == "Succeeded"
+    message = wait_for_message(lab.mail_db, lambda m: recipient in m["rcpt_to"], timeout=30)
+    assert message["dkim"] == "pass" and message["dkim_domain"] == DOMAIN
+
+    page.goto(lab_panel.url + "/servers/")
+    page.get_by_label("Select mail1").check()
+    page.get_by_label("With the selected servers:").select_option("health")
+    page.get_by_role("button", name="Run on all selected").click()
+    page.wait_for_selector("#fleet-table[data-done='true']", timeout=60_000)
+    assert page.locator("tr[data-state='ok']").count() == 1
+    page.screenshot(path=str(artifacts / "fleet-run.png"), full_page=True)
+    page.close()
