@@ -124,3 +124,20 @@ def test_profile_edits_name_and_company(owner_client: Client, user: User) -> Non
     assert response.status_code == 302
     user.refresh_from_db()
     assert (user.full_name, user.company) == ("Olive Renamed", "Acme")
+
+
+def test_session_activity_is_written_at_most_once_a_minute() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    user = UserFactory(email="busy@example.test")
+    client = Client(HTTP_USER_AGENT="Busy/1.0")
+    login(client, user.email)
+    client.get(reverse("dashboard"))  # the first request records the session
+
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(5):
+            client.get(reverse("dashboard"))
+    writes = [q["sql"] for q in queries.captured_queries if "usersessions" in q["sql"].lower()]
+    assert writes == []
+    assert "Busy/1.0" in client.get(reverse("usersessions_list")).content.decode()
