@@ -42,10 +42,18 @@ def test_add_confirm_provision_and_send_a_dkim_signed_message(
     client.force_login(user)
     key = root_key(user, host)
 
-    response = client.post(reverse("server_add"), {
-        "name": "mail1", "host": host.address, "port": 22, "username": "root",
-        "credential": key.pk, "mail_hostname": f"{host.name}.lab", "tls_mode": "self_signed",
-    })  # fmt: skip
+    response = client.post(
+        reverse("server_add"),
+        {
+            "name": "mail1",
+            "host": host.address,
+            "port": 22,
+            "username": "root",
+            "credential": key.pk,
+            "mail_hostname": f"{host.name}.lab",
+            "tls_mode": "self_signed",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[-800:]
     page = client.get(response["Location"]).content.decode()
     shown = re.search(r"data-fingerprint>([^<]+)<", page)
@@ -64,12 +72,12 @@ def test_add_confirm_provision_and_send_a_dkim_signed_message(
     assert "apt-get -q -y" in log_text(first) and "installed postfix" in log_text(first)
     assert "$ postfix check" in log_text(first)
 
-    client.post(reverse("domain_add"), {"name": SENDING_DOMAIN, "server": server.pk,
-                                        "dmarc_policy": "none"})  # fmt: skip
+    client.post(
+        reverse("domain_add"), {"name": SENDING_DOMAIN, "server": server.pk, "dmarc_policy": "none"}
+    )
     drain(queue)
     domain = SendingDomain.objects.get(owner=user, name=SENDING_DOMAIN)
-    created = client.post(reverse("domain_smtp_user_add", args=[domain.pk]),
-                          {"local_part": "news"})  # fmt: skip
+    created = client.post(reverse("domain_smtp_user_add", args=[domain.pk]), {"local_part": "news"})
     password = re.search(r"data-smtp-password>([^<]+)<", created.content.decode())
     assert password, "the generated password is shown once"
     drain(queue)
@@ -110,10 +118,15 @@ def submit(address: str, login: str, password: str, recipient: str) -> None:
         smtp.starttls(context=context)
         smtp.ehlo("client.test")
         smtp.login(login, password)
-        smtp.sendmail(login, [recipient], (
-            f"From: {login}\r\nTo: {recipient}\r\nSubject: lab test\r\n"
-            f"Message-ID: <{time.monotonic_ns()}@{SENDING_DOMAIN}>\r\n\r\nHello from the lab.\r\n"
-        ))  # fmt: skip
+        smtp.sendmail(
+            login,
+            [recipient],
+            (
+                f"From: {login}\r\nTo: {recipient}\r\nSubject: lab test\r\n"
+                f"Message-ID: <{time.monotonic_ns()}@{SENDING_DOMAIN}>\r\n"
+                "\r\nHello from the lab.\r\n"
+            ),
+        )
 
 
 def test_the_server_is_not_an_open_relay(user: User, lab_dns: Any, queue: Huey) -> None:
@@ -149,3 +162,51 @@ def test_actions_on_the_server_run_as_jobs_with_their_commands_logged(
     assert logs.state == JobState.SUCCEEDED
     refused = run(server, "server.restart", queue, service="sshd")
     assert refused.state == JobState.FAILED and "restarts only" in refused.error
+
+
+def test_queue_operations_hold_release_and_delete_a_deferred_message(
+    user: User, lab_dns: Any, queue: Huey
+) -> None:
+    from tests.servers.test_faults import ssh_root
+
+    host = lab_dns.hosts[0]
+    server = pinned_server(user, host)
+    assert run(server, "server.converge", queue).state == JobState.SUCCEEDED
+    # No MX anywhere for this name: the message waits in the deferred queue.
+    ssh_root(host, "sh", "-c", "printf 'Subject: stuck\\n\\nx\\n' | sendmail nobody@stuck.invalid")
+    queue_id = ""
+    for _ in range(50):
+        listing = log_text(run(server, "server.queue", queue, action="list", queue_id=""))
+        found = re.search(r"^([0-9A-F]{6,})\s\[\w+\].*nobody@stuck\.invalid", listing, re.M)
+        if found:
+            queue_id = found.group(1)
+            break
+        time.sleep(0.2)
+    assert queue_id, listing
+
+    held = run(server, "server.queue", queue, action="hold", queue_id=queue_id)
+    assert held.state == JobState.SUCCEEDED, held.error
+    assert f"{queue_id} [hold]" in log_text(
+        run(server, "server.queue", queue, action="list", queue_id="")
+    )
+    run(server, "server.queue", queue, action="release", queue_id=queue_id)
+    deleted = run(server, "server.queue", queue, action="delete", queue_id=queue_id)
+    assert deleted.state == JobState.SUCCEEDED
+    assert queue_id not in log_text(run(server, "server.queue", queue, action="list", queue_id=""))
+    refused = run(server, "server.queue", queue, action="delete", queue_id="ID;rm -rf /")
+    assert refused.state == JobState.FAILED and "queue id is letters and digits" in refused.error
+
+
+def test_submission_on_465_needs_tls_and_auth(user: User, lab_dns: Any, queue: Huey) -> None:
+    host = lab_dns.hosts[0]
+    server = pinned_server(user, host)
+    assert run(server, "server.converge", queue).state == JobState.SUCCEEDED
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP_SSL(host.address, 465, timeout=20, context=context) as smtp:
+        smtp.ehlo("client.test")
+        assert smtp.has_extn("auth")
+        smtp.mail("someone@sender.test")
+        code, _ = smtp.rcpt("victim@elsewhere.test")
+    assert code == 554  # no relaying without AUTH, even inside TLS

@@ -180,3 +180,25 @@ def test_another_user_gets_404_on_every_route(user: User, other_client: Client) 
     credential.refresh_from_db()
     assert (credential.label, credential.secret) == before
     assert "mine" not in other_client.get(reverse("credential_list")).content.decode()
+
+
+def test_a_credential_in_use_cannot_be_deleted_and_says_what_uses_it(
+    owner_client: Client, user: User
+) -> None:
+    from mailpanel.servers.models import Server
+
+    credential = create_credential(user, "ssh_password", "root pw", {"password": "pw-12345678"})
+    Server.objects.create(
+        owner=user,
+        name="web1",
+        host="203.0.113.7",
+        credential=credential,
+        mail_hostname="mail.example.test",
+    )
+
+    page = owner_client.get(reverse("credential_delete", args=[credential.pk])).content.decode()
+    refused = owner_client.post(reverse("credential_delete", args=[credential.pk]))
+
+    assert "cannot be deleted while it is in use" in page and "web1" in page
+    assert refused.status_code == 409
+    assert Credential.objects.filter(pk=credential.pk).exists()
