@@ -17,6 +17,7 @@ urlpatterns = [
     path("assistant/", include("mailpanel.assistant.urls")),
     path("servers/", include("mailpanel.servers.urls")),
     path("domains/", include("mailpanel.domains.urls")),
+    path("dns/", include("mailpanel.dns.urls")),
     path("staff/needs-2fa/", pages.staff_needs_mfa, name="staff_needs_mfa"),
     path("staff/", admin.site.urls),
 ]

@@ -11,7 +11,6 @@ from mailpanel.jobs.models import Job
 from mailpanel.privacy.models import PolicyVersion
 
 COMING_SOON = {
-    "dns": ("DNS", "Connect Cloudflare, Name.com or OpenProvider and publish mail records."),
     "checks": ("Checks", "Deliverability checks with a score and the exact fix for each failure."),
     "activity": ("Activity", "What you did and what the panel did for you, with retention."),
 }

@@ -1,0 +1,1 @@
+"""Onboarding benchmark: the guided setup, driven without a human, on a bare lab host."""

@@ -1,0 +1,40 @@
+"""From the database to the plain data the record set is made from."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from mailpanel.dns.desired import DkimPublication, MailDomain
+from mailpanel.domains.models import DkimKey, SendingDomain
+
+
+def server_addresses(facts: dict[str, object]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The server's global addresses from its facts, IPv4 and IPv6, each once and sorted."""
+    v4: set[str] = set()
+    v6: set[str] = set()
+    raw = facts.get("ips", [])
+    for value in raw if isinstance(raw, list) else []:
+        try:
+            address = ipaddress.ip_address(str(value))
+        except ValueError:
+            continue
+        if address.is_loopback or address.is_link_local:
+            continue
+        (v4 if address.version == 4 else v6).add(address.compressed)
+    return tuple(sorted(v4)), tuple(sorted(v6))
+
+
+def mail_domain(domain: SendingDomain) -> MailDomain:
+    """Keys not retired are published (the signing one and one being rotated in or out)."""
+    v4, v6 = server_addresses(domain.server.facts)
+    keys = list(DkimKey.objects.filter(domain=domain).order_by("created_at"))
+    return MailDomain(
+        name=domain.name,
+        mail_host=domain.server.mail_hostname,
+        ipv4=v4,
+        ipv6=v6,
+        dkim=tuple(DkimPublication(k.selector, k.record_value) for k in keys if not k.retired_at),
+        dkim_removed=tuple(k.selector for k in keys if k.retired_at),
+        dmarc_policy=domain.dmarc_policy,
+        report_address=domain.dmarc_report_address,
+    )

@@ -1,0 +1,199 @@
+"""DNS job kinds: test an account, plan a domain's records, apply a reviewed plan.
+
+Jobs run in worker threads and own the database; provider calls and DNS lookups run as
+coroutines on the worker's loop (`run_on_ssh_loop`), and their log lines reach the job log
+live through its event sink. Secrets leave the vault only through `open_for_job`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn, TypeVar
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mailpanel.dns import conf
+from mailpanel.dns.engine import Lookups, Options, Publication, publish
+from mailpanel.dns.inputs import mail_domain
+from mailpanel.dns.models import DnsAccount, DnsPlan, DomainZone, PlanState
+from mailpanel.dns.plan import Plan, from_json, to_json
+from mailpanel.dns.providers.base import DnsProvider
+from mailpanel.dns.providers.registry import make_provider
+from mailpanel.dns.types import ProviderError, Zone
+from mailpanel.jobs.context import JobContext, JobFailed
+from mailpanel.jobs.registry import job_kind
+from mailpanel.servers.facts import resolver
+from mailpanel.servers.sshloop import EventSink, run_on_ssh_loop
+from mailpanel.vault.access import open_for_job
+
+T = TypeVar("T")
+Work = Callable[[DnsProvider, EventSink], Coroutine[Any, Any, T]]
+
+
+def with_provider(ctx: JobContext, account: DnsAccount, work: Work[T]) -> T:
+    """Run `work` with a provider for `account`; provider errors become job errors."""
+    secret = open_for_job(account.credential, ctx)
+    kind, url, retry = (
+        account.provider,
+        settings.DNS_API_URLS[account.provider],
+        conf.retry_policy(),
+    )
+
+    async def main(sink: EventSink) -> T:
+        async with make_provider(kind, secret, url, retry=retry) as provider:
+            return await work(provider, sink)
+
+    try:
+        return run_on_ssh_loop(ctx, main)
+    except ProviderError as exc:
+        raise JobFailed(provider_failure(account, exc)) from exc
+
+
+def provider_failure(account: DnsAccount, exc: ProviderError) -> str:
+    """The provider's own words, then what to do."""
+    title = account.get_provider_display()
+    text = f"{title} said: {exc.provider_message}"
+    return text + (f". What to do: {exc.hint}." if exc.hint else ".")
+
+
+def lookups() -> Lookups:
+    return Lookups(resolver(), conf.verify_timeout(), conf.verify_max_interval())
+
+
+@job_kind("dns.account_test", "Test a DNS provider account")
+def test_account(ctx: JobContext) -> None:
+    account = DnsAccount.objects.select_related("credential").get(
+        pk=str(ctx.params["account_id"]), owner_id=ctx.job.owner_id
+    )
+
+    async def work(provider: DnsProvider, sink: EventSink) -> list[Zone]:
+        sink.log(f"Checking the credential with {provider.title}")
+        await provider.verify()
+        return await provider.list_zones()
+
+    zones = with_provider(ctx, account, work)
+    account.zones = [{"id": z.id, "name": z.name} for z in sorted(zones, key=lambda z: z.name)]
+    account.verified_at = timezone.now()
+    account.save(update_fields=["zones", "verified_at"])
+    ctx.log(f"The account works: {len(zones)} zone(s).")
+    for zone in account.zones[:200]:
+        ctx.log(f"  {zone['name']}")
+    ctx.progress(100, f"{len(zones)} zone(s)")
+
+
+def load_plan(ctx: JobContext) -> tuple[DnsPlan, DomainZone]:
+    row = DnsPlan.objects.select_related("domain__server").get(
+        pk=str(ctx.params["plan_id"]), owner_id=ctx.job.owner_id
+    )
+    link = (
+        DomainZone.objects.select_related("account__credential")
+        .filter(domain=row.domain, owner_id=ctx.job.owner_id)
+        .first()
+    )
+    if link is None:
+        fail(row, "Link this domain to a zone of a DNS account first.")
+    return row, link
+
+
+def fail(row: DnsPlan, message: str) -> NoReturn:
+    DnsPlan.objects.filter(pk=row.pk).update(state=PlanState.FAILED)
+    raise JobFailed(message)
+
+
+def run_publication(ctx: JobContext, row: DnsPlan, link: DomainZone, **options: Any) -> Publication:
+    domain = mail_domain(row.domain)
+    zone = Zone(link.zone_id, link.zone_name)
+    found = lookups()
+
+    async def work(provider: DnsProvider, sink: EventSink) -> Publication:
+        sink.log(f"Reading the zone {zone.name} at {provider.title}")
+        return await publish(
+            provider,
+            zone,
+            domain,
+            ttl=row.ttl,
+            log=sink.log,
+            lookups=found,
+            options=Options(forced=row.forced, **options),
+        )
+
+    try:
+        return with_provider(ctx, link.account, work)
+    except JobFailed:
+        DnsPlan.objects.filter(pk=row.pk).update(state=PlanState.FAILED)
+        raise
+
+
+@job_kind("dns.plan", "Plan DNS records")
+def plan_records(ctx: JobContext) -> None:
+    row, link = load_plan(ctx)
+    done = run_publication(ctx, row, link, apply=False)
+    fill(row, done.plan)
+    row.save(update_fields=["content", "state"])
+    counts = done.plan.counts
+    ctx.progress(
+        100, f"{counts['create']} create, {counts['update']} update, {counts['delete']} delete"
+    )
+
+
+def fill(row: DnsPlan, plan: Plan) -> None:
+    row.content = to_json(plan)
+    row.state = PlanState.REFUSED if plan.blocked else PlanState.PLANNED
+
+
+@job_kind("dns.apply", "Apply DNS records")
+def apply_records(ctx: JobContext) -> None:
+    row, link = load_plan(ctx)
+    reviewed = from_json(row.content)
+    done = run_publication(ctx, row, link, reviewed=reviewed)
+    if done.refused:
+        fill(row, done.plan)
+        row.save(update_fields=["content", "state"])
+        raise JobFailed("Refused: " + "; ".join(r.reason for r in done.plan.refusals))
+    if done.superseded:
+        fresh = supersede(row, done.plan)
+        raise JobFailed(
+            "The zone changed since you reviewed this plan, so nothing was written. "
+            f"Review the new plan (plan {fresh.pk}) and apply that one."
+        )
+    row.result = [
+        {
+            "name": v.wanted.record.name,
+            "type": v.wanted.record.type,
+            "kind": v.wanted.kind,
+            "value": v.wanted.record.content,
+            "visible": v.visible,
+            "seen": list(v.seen),
+        }
+        for v in done.visibility
+    ]
+    row.state, row.applied_at = PlanState.APPLIED, timezone.now()
+    row.save(update_fields=["result", "state", "applied_at"])
+    missing = [r for r in row.result if not r["visible"]]
+    status = (
+        f"{done.writes} write call(s); {len(row.result) - len(missing)}/{len(row.result)} visible"
+    )
+    for item in missing:
+        ctx.log(
+            f"Not visible yet: {item['name']} {item['type']} (seen: {item['seen'] or 'nothing'})",
+            "warning",
+        )
+    ctx.log(f"Applied: {status}.")
+    ctx.progress(100, status)
+
+
+def supersede(row: DnsPlan, plan: Plan) -> DnsPlan:
+    with transaction.atomic():
+        DnsPlan.objects.filter(pk=row.pk).update(state=PlanState.SUPERSEDED)
+        fresh = DnsPlan(
+            owner_id=row.owner_id,
+            domain_id=row.domain_id,
+            zone_name=row.zone_name,
+            ttl=row.ttl,
+            forced=row.forced,
+        )
+        fill(fresh, plan)
+        fresh.save()
+    return fresh

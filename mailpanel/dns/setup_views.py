@@ -1,0 +1,156 @@
+"""The guided setup pages: one page per server, each step's action posted back to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from mailpanel.dns import actions
+from mailpanel.dns.forms import LinkForm, PlanForm, TestMailForm
+from mailpanel.dns.models import DnsAccount
+from mailpanel.dns.presenting import plan_rows
+from mailpanel.dns.setup import SetupState, state_of, test_sender
+from mailpanel.domains import actions as domain_actions
+from mailpanel.domains.forms import DomainForm
+from mailpanel.http import AuthedRequest
+from mailpanel.ownership import get_owned_or_404
+from mailpanel.servers import actions as server_actions
+from mailpanel.servers.forms import ServerForm
+from mailpanel.servers.models import Server
+from mailpanel.servers.ssh import SshError
+
+StepAction = Callable[[AuthedRequest, SetupState], HttpResponse | None]
+
+
+@login_required
+def dns_setup(request: AuthedRequest) -> HttpResponse:
+    """Start with a new server, or resume the setup of one."""
+    form = ServerForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        server = server_actions.add_server(request.user, **form.cleaned_data)
+        return redirect("dns_setup_server", server_id=server.pk)
+    servers = Server.objects.filter(owner=request.user).prefetch_related("domains")
+    started = [(s, state_of(s)) for s in servers]
+    return render(request, "dns/setup_start.html", {"form": form, "started": started})
+
+
+@login_required
+def dns_setup_server(request: AuthedRequest, server_id: UUID) -> HttpResponse:
+    server = get_owned_or_404(Server, request.user, pk=server_id)
+    state = state_of(server)
+    if request.method == "POST":
+        action = STEP_ACTIONS.get(request.POST.get("step", ""))
+        response = action(request, state) if action else None
+        return response or redirect("dns_setup_server", server_id=server.pk)
+    return render(request, "dns/setup.html", context_for(request, state))
+
+
+def context_for(request: AuthedRequest, state: SetupState) -> dict[str, object]:
+    current = state.current
+    context: dict[str, object] = {
+        "state": state,
+        "current": current,
+        "server": state.server,
+        "here": request.path,
+    }
+    key = current.key if current else ""
+    if key == "host_key":
+        try:
+            context["offered"] = server_actions.offer_host_key(state.server)
+        except (SshError, TimeoutError) as exc:
+            context["ssh_error"] = str(exc) or "The server did not answer in time."
+    elif key == "domain":
+        context["domain_form"] = DomainForm(request.user, initial={"server": state.server.pk})
+    elif key == "zone":
+        accounts = list(DnsAccount.objects.filter(owner=request.user))
+        context.update(link_form=LinkForm(accounts), has_accounts=bool(accounts))
+    elif key in ("plan", "apply", "verify") and state.plan is not None:
+        context["rows"] = plan_rows(state.plan.content)
+    if key in ("plan", "verify"):
+        context["plan_form"] = PlanForm()
+    if key == "test":
+        context["test_form"] = TestMailForm()
+    return context
+
+
+def _confirm_key(request: AuthedRequest, state: SetupState) -> None:
+    try:
+        server_actions.confirm_host_key(state.server, request.POST.get("fingerprint", ""))
+    except server_actions.HostKeyMismatch as exc:
+        messages.error(request, f"{exc} Check again before confirming.")
+
+
+def _provision(request: AuthedRequest, state: SetupState) -> None:
+    server_actions.start_server_job(state.server, "server.converge")
+
+
+def _add_domain(request: AuthedRequest, state: SetupState) -> HttpResponse | None:
+    data = request.POST.copy()
+    data["server"] = str(state.server.pk)
+    form = DomainForm(request.user, data)
+    if not form.is_valid():
+        context = context_for(request, state)
+        context["domain_form"] = form
+        return render(request, "dns/setup.html", context, status=400)
+    cleaned = form.cleaned_data
+    domain_actions.add_domain(
+        request.user,
+        state.server,
+        cleaned["name"],
+        cleaned["dmarc_policy"],
+        cleaned["report_address"],
+    )
+    return None
+
+
+def _plan(request: AuthedRequest, state: SetupState) -> None:
+    form = PlanForm(request.POST)
+    if state.domain is None or not form.is_valid():
+        messages.error(request, "Give a TTL between 1 and 604800 seconds.")
+        return
+    try:
+        actions.start_plan(state.domain, form.cleaned_data["ttl"], form.cleaned_data["force"])
+    except actions.DnsActionRefused as exc:
+        messages.error(request, str(exc))
+
+
+def _apply(request: AuthedRequest, state: SetupState) -> None:
+    if state.plan is None:
+        return
+    try:
+        actions.start_apply(state.plan, force=request.POST.get("force") == "on")
+    except actions.DnsActionRefused as exc:
+        messages.error(request, str(exc))
+
+
+def _test(request: AuthedRequest, state: SetupState) -> None:
+    form = TestMailForm(request.POST)
+    if state.domain is None or not form.is_valid():
+        messages.error(request, "Give the address the test message goes to.")
+        return
+    server_actions.start_server_job(
+        state.server,
+        "server.testmail",
+        sender=test_sender(state.domain),
+        recipient=form.cleaned_data["recipient"],
+    )
+
+
+def setup_url(server: Server) -> str:
+    return reverse("dns_setup_server", args=[server.pk])
+
+
+STEP_ACTIONS: dict[str, StepAction] = {
+    "host_key": _confirm_key,
+    "provision": _provision,
+    "domain": _add_domain,
+    "plan": _plan,
+    "apply": _apply,
+    "test": _test,
+}

@@ -1,0 +1,173 @@
+"""SPF: merge the server's addresses into an existing record, and count its DNS lookups.
+
+A domain may publish exactly one SPF record (two are a permanent error at every receiver),
+and evaluating it may take at most 10 DNS lookups (RFC 7208 4.6.4). The panel therefore
+merges rather than adds, and refuses a plan whose record would need more than 10 lookups.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+MAX_LOOKUPS = 10
+LOOKUP_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})
+QUALIFIERS = "+-~?"
+MAX_DEPTH = 10
+MAX_QUERIES = 40  # the walk stops asking DNS after this many TXT lookups
+_NAME_END = re.compile(r"[:/=]")
+
+# name -> the TXT strings (joined per record) published there; raises LookupError if none.
+TxtResolver = Callable[[str], Awaitable[list[str]]]
+
+
+def is_spf(value: str) -> bool:
+    text = value.strip().lower()
+    return text == "v=spf1" or text.startswith("v=spf1 ")
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str
+    qualifier: str
+    name: str  # mechanism or modifier name, lowercase
+    argument: str
+    modifier: bool
+
+    @classmethod
+    def parse(cls, text: str) -> Term:
+        qualifier = text[0] if text[:1] in tuple(QUALIFIERS) else ""
+        body = text[len(qualifier) :]
+        name = _NAME_END.split(body, maxsplit=1)[0].lower()
+        rest = body[len(name) :]
+        modifier = rest.startswith("=")
+        if modifier:
+            argument = rest[1:]
+        elif rest.startswith(":"):
+            argument = rest[1:].split("/")[0]  # a:host/24: the host
+        else:
+            argument = ""
+        return cls(text, qualifier, name, argument, modifier)
+
+
+def terms_of(value: str) -> list[Term]:
+    return [Term.parse(t) for t in value.split()[1:]]
+
+
+@dataclass(frozen=True)
+class SpfMerge:
+    value: str
+    existing: tuple[str, ...]  # the SPF records found, as published
+    notes: tuple[str, ...] = ()
+
+
+def merge_spf(existing: Sequence[str], ipv4: Sequence[str], ipv6: Sequence[str]) -> SpfMerge:
+    """One SPF record that keeps every existing mechanism and also lets the server send."""
+    if not existing:
+        ips = [f"ip4:{a}" for a in ipv4] + [f"ip6:{a}" for a in ipv6]
+        return SpfMerge(" ".join(["v=spf1", *ips, "-all"]), ())
+    terms: list[str] = []
+    for record in existing:
+        for term in record.split()[1:]:
+            if term.lower() not in (t.lower() for t in terms):
+                terms.append(term)
+    notes: list[str] = []
+    if len(existing) > 1:
+        notes.append(
+            f"{len(existing)} SPF records were published (a permanent error at receivers): "
+            "the plan merges them into one"
+        )
+    parsed = [Term.parse(t) for t in terms]
+    missing = [f"ip4:{a}" for a in ipv4 if not _covered(a, parsed)]
+    missing += [f"ip6:{a}" for a in ipv6 if not _covered(a, parsed)]
+    terms[_insert_at(parsed) : _insert_at(parsed)] = missing
+    return SpfMerge(" ".join(["v=spf1", *terms]), tuple(existing), tuple(notes))
+
+
+def _insert_at(terms: list[Term]) -> int:
+    """Before `all` (nothing after it is evaluated), else before `redirect=`, else at the end."""
+    for wanted in ("all", "redirect"):
+        for index, term in enumerate(terms):
+            if term.name == wanted:
+                return index
+    return len(terms)
+
+
+def _covered(address: str, terms: list[Term]) -> bool:
+    ip = ipaddress.ip_address(address)
+    for term in terms:
+        if term.name not in ("ip4", "ip6") or term.qualifier not in ("", "+"):
+            continue
+        try:
+            if ip in ipaddress.ip_network(term.text.split(":", 1)[1], strict=False):
+                return True
+        except (ValueError, IndexError):
+            continue
+    return False
+
+
+def all_qualifier(value: str) -> str | None:
+    found = next((t for t in terms_of(value) if t.name == "all" and not t.modifier), None)
+    return (found.qualifier or "+") if found else None
+
+
+@dataclass
+class LookupCount:
+    """DNS lookups an evaluation of the record needs, with what could not be followed."""
+
+    total: int = 0
+    path: list[str] = field(default_factory=list)  # "include:x (3)" per counted term
+    problems: list[str] = field(default_factory=list)
+    queries: int = 0
+
+    @property
+    def over_limit(self) -> bool:
+        return self.total > MAX_LOOKUPS
+
+
+async def count_lookups(value: str, resolve: TxtResolver) -> LookupCount:
+    """Count include/a/mx/ptr/exists/redirect, following include and redirect recursively."""
+    count = LookupCount()
+    await _walk(value, resolve, count, depth=0, seen=set())
+    return count
+
+
+async def _walk(
+    value: str, resolve: TxtResolver, count: LookupCount, depth: int, seen: set[str]
+) -> None:
+    terms = terms_of(value)
+    has_all = any(t.name == "all" and not t.modifier for t in terms)
+    for term in terms:
+        follows = term.name == "include" or (term.name == "redirect" and term.modifier)
+        if term.name == "redirect" and (has_all or not term.modifier):
+            continue  # redirect is ignored when the record has an `all`
+        if term.name not in LOOKUP_MECHANISMS and not follows:
+            continue
+        count.total += 1
+        count.path.append(f"{'  ' * depth}{term.text}")
+        if follows and not count.over_limit:
+            await _follow(term.argument.lower().rstrip("."), resolve, count, depth, seen)
+
+
+async def _follow(
+    target: str, resolve: TxtResolver, count: LookupCount, depth: int, seen: set[str]
+) -> None:
+    if "%" in target:
+        count.problems.append(f"{target} uses macros: not followed (counted once)")
+        return
+    if target in seen or depth >= MAX_DEPTH or count.queries >= MAX_QUERIES:
+        count.problems.append(f"{target}: include loop or too deep, not followed")
+        return
+    count.queries += 1
+    try:
+        records = [r for r in await resolve(target) if is_spf(r)]
+    except LookupError as exc:
+        count.problems.append(f"{target} could not be looked up ({exc}): receivers fail it")
+        return
+    if len(records) != 1:
+        what = "no SPF record" if not records else f"{len(records)} SPF records"
+        count.problems.append(f"{target} has {what}: receivers fail it")
+        return
+    await _walk(records[0], resolve, count, depth + 1, seen | {target})

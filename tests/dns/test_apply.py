@@ -1,0 +1,313 @@
+"""Plan and apply through the jobs, against each provider's fake, verified by real lookups."""
+
+from __future__ import annotations
+
+import dns.asyncresolver
+import dns.resolver
+import pytest
+from huey.api import Huey
+
+from lab.dnsserver import DnsServer
+from lab.providers.base import FakeProvider, Request, Response
+from lab.providers.namecom import FakeNameCom
+from mailpanel.accounts.models import User
+from mailpanel.dns import actions
+from mailpanel.dns.models import DnsPlan, PlanState
+from mailpanel.jobs.models import JobState
+from tests.dns.conftest import PROVIDERS, ZONE_OF, Fakes
+from tests.dns.support import (
+    connect,
+    job_text,
+    linked,
+    make_domain,
+    make_server,
+    plan_and_apply,
+    settled,
+    writes,
+    zone_rows,
+)
+from tests.helpers import drain
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def setup_domain(user: User, kind: str, queue: Huey, sub: str = "news") -> DnsPlan | object:
+    zone = ZONE_OF[kind]
+    server = make_server(user, mail_hostname=f"mail.{zone}")
+    domain = make_domain(user, server, f"{sub}.{zone}", dmarc_policy="quarantine")
+    linked(user, kind, domain, queue, zone)
+    return domain
+
+
+def answers(server: DnsServer, name: str, rtype: str) -> list[str]:
+    res = dns.resolver.Resolver(configure=False)
+    res.nameservers, res.port = [server.host], server.port
+    try:
+        answer = res.resolve(name, rtype)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    if rtype == "TXT":
+        return [b"".join(r.strings).decode() for r in answer]
+    return [r.to_text() for r in answer]
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_apply_publishes_every_record_and_dns_answers_them(
+    user: User, lab_like: Fakes, dns_server: DnsServer, queue: Huey, kind: str
+) -> None:
+    domain = setup_domain(user, kind, queue)
+
+    plan = plan_and_apply(domain, queue)  # type: ignore[arg-type]
+
+    assert plan.state == PlanState.APPLIED, job_text(plan.apply_job)
+    assert plan.apply_job is not None and plan.apply_job.state == JobState.SUCCEEDED
+    assert len(plan.result) == 8 and all(r["visible"] for r in plan.result), plan.result
+    name = domain.name  # type: ignore[attr-defined]
+    assert answers(dns_server, name, "MX") == [f"10 mail.{ZONE_OF[kind]}."]
+    assert answers(dns_server, name, "TXT") == ["v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 -all"]
+    [dkim] = answers(dns_server, f"mp202601._domainkey.{name}", "TXT")
+    assert dkim.startswith("v=DKIM1; k=rsa; p=MII") and len(dkim) > 255
+    assert answers(dns_server, f"_dmarc.{name}", "TXT") == ["v=DMARC1; p=quarantine"]
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_applying_an_unchanged_plan_again_makes_no_write_call(
+    user: User, lab_like: Fakes, queue: Huey, kind: str
+) -> None:
+    domain = setup_domain(user, kind, queue)
+    first = plan_and_apply(domain, queue)  # type: ignore[arg-type]
+    assert first.state == PlanState.APPLIED, job_text(first.apply_job)
+    fake = lab_like[kind]
+    before = len(writes(fake))
+
+    second = plan_and_apply(domain, queue)  # type: ignore[arg-type]
+
+    assert second.state == PlanState.APPLIED and second.content["changes"] == []
+    assert len(writes(fake)) == before
+    assert "nothing to write" in job_text(second.apply_job)
+    assert "0 write call(s)" in (second.apply_job.status_text if second.apply_job else "")
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_a_zone_of_many_pages_is_read_whole_and_others_records_stay(
+    user: User, lab_like: Fakes, queue: Huey, kind: str
+) -> None:
+    fake, zone = lab_like[kind], ZONE_OF[kind]
+    [row] = [z for z in lab_like.store.zones(kind) if z["name"] == zone]
+    for i in range(30):
+        lab_like.store.add_record(row["id"], f"web{i}.{zone}", "A", f"198.51.100.{i + 1}", 3600)
+    lab_like.store.add_record(
+        row["id"], f"news.{zone}", "TXT", "v=spf1 include:esp.test ~all", 3600
+    )
+    lab_like.store.add_record(row["id"], f"news.{zone}", "TXT", "site-verification=xyz", 3600)
+    fake.records_max_per_page = 5  # type: ignore[attr-defined]
+    fake.max_per_page = 5  # type: ignore[attr-defined]
+    fake.max_limit = 5  # type: ignore[attr-defined]
+    domain = setup_domain(user, kind, queue)
+
+    plan = plan_and_apply(domain, queue)  # type: ignore[arg-type]
+
+    assert plan.state == PlanState.APPLIED, job_text(plan.apply_job)
+    assert plan.content["existing_count"] == 32
+    assert plan.content["counts"] == {"create": 7, "update": 1, "delete": 0}
+    rows = zone_rows(lab_like.store, kind, zone)
+    assert len([r for r in rows if r["name"].startswith("web")]) == 30
+    txt = sorted(
+        r["content"].strip('"') for r in rows if r["name"] == f"news.{zone}" and r["type"] == "TXT"
+    )
+    assert txt == [
+        "site-verification=xyz",
+        "v=spf1 include:esp.test ip4:192.0.2.25 ip6:2001:db8::25 ~all",
+    ]
+    reads = [r for r in settled(fake) if r.method == "GET" and "record" in r.path]
+    assert len(reads) >= 7  # every page, twice (plan, then the apply's fresh plan)
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_updates_deletes_and_duplicates_in_the_zone_are_settled(
+    user: User, lab_like: Fakes, queue: Huey, kind: str
+) -> None:
+    zone = ZONE_OF[kind]
+    [row] = [z for z in lab_like.store.zones(kind) if z["name"] == zone]
+    add = lab_like.store.add_record
+    add(row["id"], f"mail.{zone}", "A", "198.51.100.77", 3600)  # the old server
+    add(row["id"], f"_dmarc.news.{zone}", "TXT", "v=DMARC1; p=none", 3600)
+    add(row["id"], f"_dmarc.news.{zone}", "TXT", "v=DMARC1; p=none", 3600)  # a duplicate
+    domain = setup_domain(user, kind, queue)
+
+    plan = plan_and_apply(domain, queue)  # type: ignore[arg-type]
+
+    assert plan.state == PlanState.APPLIED, job_text(plan.apply_job)
+    counts = plan.content["counts"]
+    assert counts["update"] == 2 and counts["delete"] == 1, plan.content["changes"]
+    rows = zone_rows(lab_like.store, kind, zone)
+    assert [r["content"] for r in rows if r["name"] == f"mail.{zone}" and r["type"] == "A"] == [
+        "192.0.2.25"
+    ]
+    dmarc = [r for r in rows if r["name"] == f"_dmarc.news.{zone}"]
+    assert len(dmarc) == 1 and "quarantine" in dmarc[0]["content"]
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_a_429_storm_during_apply_is_ridden_out(
+    user: User, lab_like: Fakes, queue: Huey, kind: str
+) -> None:
+    domain = setup_domain(user, kind, queue)
+    plan = actions.start_plan(domain, 3600)  # type: ignore[arg-type]
+    drain(queue)
+    plan.refresh_from_db()
+    lab_like[kind].force_429 = 25  # beyond one request's budget of 10: planning again helps
+    actions.start_apply(plan)
+    drain(queue)
+    plan.refresh_from_db()
+
+    assert plan.state == PlanState.APPLIED, job_text(plan.apply_job)
+    assert all(r["visible"] for r in plan.result)
+    assert 429 in [r.status for r in settled(lab_like[kind])]
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_a_5xx_burst_during_apply_still_completes(
+    user: User, lab_like: Fakes, queue: Huey, kind: str
+) -> None:
+    domain = setup_domain(user, kind, queue)
+    plan = actions.start_plan(domain, 3600)  # type: ignore[arg-type]
+    drain(queue)
+    plan.refresh_from_db()
+    fake = lab_like[kind]
+    burst_from_first_write(fake, 3)
+
+    actions.start_apply(plan)
+    drain(queue)
+    plan.refresh_from_db()
+
+    assert plan.state == PlanState.APPLIED, job_text(plan.apply_job)
+    statuses = [r.status for r in settled(fake)]
+    assert statuses.count(503) == 3 and statuses[-1] == 200
+    assert "Planning again" in job_text(plan.apply_job)
+    rows = zone_rows(lab_like.store, kind, ZONE_OF[kind])
+    keys = [(r["name"], r["type"], r["content"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 8  # each record once, none twice
+
+
+def burst_from_first_write(fake: FakeProvider, count: int) -> None:
+    """From the first write on, the next `count` requests answer 503 (a gateway hiccup)."""
+    original = fake.handle
+    state = {"left": 0, "fired": False}
+
+    def handle(req: Request) -> Response:
+        write = req.method not in ("GET", "HEAD") and not req.path.endswith("login")
+        if write and not state["fired"]:
+            state["left"], state["fired"] = count, True
+        if state["left"]:
+            state["left"] -= 1
+            return fake.error(503, "Service Unavailable (lab burst)")
+        return original(req)
+
+    fake.handle = handle  # type: ignore[method-assign]
+
+
+class FailingNameCom(FakeNameCom):
+    """Name.com that accepts `allowed` writes, then answers 503 to every write."""
+
+    allowed: int | None = None
+
+    def handle(self, req: Request) -> Response:
+        if req.method != "GET" and self.allowed is not None:
+            if self.allowed <= 0:
+                return self.error(503, "Service Unavailable")
+            self.allowed -= 1
+        return super().handle(req)
+
+
+def test_an_interrupted_apply_is_completed_by_applying_again(
+    user: User, lab_like: Fakes, queue: Huey, settings: object
+) -> None:
+    lab_like.namecom.stop()
+    flaky = FailingNameCom(lab_like.store)
+    flaky.add_account("nc-panel-user", "ncToken0123456789abcdef", ["namecom.test"])
+    flaky.rate_limits = []
+    flaky.start()
+    settings.DNS_API_URLS = {**settings.DNS_API_URLS, "namecom": flaky.base_url}  # type: ignore[attr-defined]
+    try:
+        domain = setup_domain(user, "namecom", queue)
+        plan = actions.start_plan(domain, 3600)  # type: ignore[arg-type]
+        drain(queue)
+        plan.refresh_from_db()
+        flaky.allowed = 3
+        actions.start_apply(plan)
+        drain(queue)
+        plan.refresh_from_db()
+        assert plan.state == PlanState.FAILED
+        assert "Name.com said: Service Unavailable" in (
+            plan.apply_job.error if plan.apply_job else ""
+        )
+        assert len(zone_rows(lab_like.store, "namecom", "namecom.test")) == 3
+        flaky.requests.clear()
+
+        flaky.allowed = None
+        actions.start_apply(plan)
+        drain(queue)
+        plan.refresh_from_db()
+
+        assert plan.state == PlanState.APPLIED, job_text(plan.apply_job)
+        assert len(writes(flaky)) == 5  # only what was missing
+        assert len(zone_rows(lab_like.store, "namecom", "namecom.test")) == 8
+    finally:
+        flaky.stop()
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_wrong_credentials_fail_in_the_providers_words_and_write_nothing(
+    user: User, lab_like: Fakes, queue: Huey, kind: str
+) -> None:
+    wrong = {
+        "cloudflare": {"token": "wrongToken0123456789abcdefghijklmnopqr"},
+        "namecom": {"username": "nc-panel-user", "token": "wrongToken0123456789"},
+        "openprovider": {"username": "op-panel-user", "password": "not-the-password"},
+    }[kind]
+    account = connect(user, kind, queue, wrong)
+
+    assert account.verified_at is None and account.zones == []
+    from mailpanel.jobs.models import Job
+
+    job = Job.objects.get(kind="dns.account_test", params__account_id=str(account.pk))
+    expected = {
+        "cloudflare": "Cloudflare said: Invalid API Token",
+        "namecom": "Name.com said: Unauthenticated",
+        "openprovider": "OpenProvider said: Authentication/Authorization Failed",
+    }[kind]
+    assert job.state == JobState.FAILED and job.error.startswith(expected), job.error
+    assert "What to do:" in job.error
+    assert writes(lab_like[kind]) == []
+
+
+def test_a_plan_touching_much_of_a_zone_is_refused_until_the_owner_forces_it(
+    user: User, lab_like: Fakes, queue: Huey
+) -> None:
+    [row] = [z for z in lab_like.store.zones("cloudflare") if z["name"] == "example.test"]
+    add = lab_like.store.add_record
+    for i in range(6):
+        add(row["id"], f"web{i}.example.test", "A", f"198.51.100.{i + 1}", 3600)
+    add(row["id"], "mail.example.test", "A", "198.51.100.99", 3600)
+    add(row["id"], "news.example.test", "MX", "mx.old.test", 3600, priority=5)
+    add(row["id"], "news.example.test", "TXT", "v=spf1 a -all", 3600)
+    add(row["id"], "_dmarc.news.example.test", "TXT", "v=DMARC1; p=reject", 3600)
+    domain = setup_domain(user, "cloudflare", queue)
+    plan = actions.start_plan(domain, 3600)  # type: ignore[arg-type]
+    drain(queue)
+    plan.refresh_from_db()
+    assert plan.state == PlanState.REFUSED
+    assert "4 of the zone's 10 records" in plan.content["refusals"][0]["reason"]
+    with pytest.raises(actions.DnsActionRefused, match="was refused"):
+        actions.start_apply(plan)
+    assert writes(lab_like.cloudflare) == []
+
+    actions.start_apply(plan, force=True)
+    drain(queue)
+    plan.refresh_from_db()
+
+    assert plan.state == PlanState.APPLIED and plan.forced, job_text(plan.apply_job)
+    rows = zone_rows(lab_like.store, "cloudflare", "example.test")
+    assert len([r for r in rows if r["name"].startswith("web")]) == 6
+    assert len(writes(lab_like.cloudflare)) == 1  # one batch

@@ -1,0 +1,127 @@
+"""The mail record set: which records a domain wants, and which existing ones are the panel's."""
+
+from __future__ import annotations
+
+from mailpanel.dns.desired import (
+    DkimPublication,
+    MailDomain,
+    build,
+    mta_sts_id,
+    mta_sts_policy,
+)
+from mailpanel.dns.spf import LookupCount
+from mailpanel.dns.types import Record
+
+LONG_KEY = "v=DKIM1; k=rsa; p=" + "A" * 392  # a 2048-bit key: longer than one TXT string
+
+
+def domain(**fields: object) -> MailDomain:
+    base: dict[str, object] = {
+        "name": "news.example.test",
+        "mail_host": "mail.example.test",
+        "ipv4": ("192.0.2.25",),
+        "ipv6": ("2001:db8::25",),
+        "dkim": (DkimPublication("mp202601", LONG_KEY),),
+        "dmarc_policy": "quarantine",
+        "report_address": "dmarc@example.test",
+    }
+    return MailDomain(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def wanted(desired: object) -> dict[tuple[str, str], list[str]]:
+    found: dict[tuple[str, str], list[str]] = {}
+    for item in desired.wanted:  # type: ignore[attr-defined]
+        found.setdefault((item.record.name, item.record.type), []).append(item.record.content)
+    return found
+
+
+def test_the_full_set_for_a_domain_whose_mail_host_is_in_the_zone() -> None:
+    records = wanted(build(domain(), "example.test", [], ttl=3600))
+    assert records == {
+        ("mail.example.test", "A"): ["192.0.2.25"],
+        ("mail.example.test", "AAAA"): ["2001:db8::25"],
+        ("news.example.test", "MX"): ["mail.example.test"],
+        ("news.example.test", "TXT"): ["v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 -all"],
+        ("mp202601._domainkey.news.example.test", "TXT"): [LONG_KEY],
+        ("_dmarc.news.example.test", "TXT"): [
+            "v=DMARC1; p=quarantine; rua=mailto:dmarc@example.test"
+        ],
+        ("_mta-sts.news.example.test", "TXT"): [
+            f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain()))}"
+        ],
+        ("_smtp._tls.news.example.test", "TXT"): ["v=TLSRPTv1; rua=mailto:dmarc@example.test"],
+    }
+
+
+def test_the_logical_dkim_value_is_whole_the_providers_split_it() -> None:
+    desired = build(domain(), "example.test", [], ttl=3600)
+    [dkim] = [w.record for w in desired.wanted if w.kind == "dkim"]
+    assert dkim.content == LONG_KEY and len(dkim.content.encode()) > 255
+    assert '"' not in dkim.content
+
+
+def test_a_mail_host_outside_the_zone_gets_no_address_record_here() -> None:
+    desired = build(domain(mail_host="vps1.lab"), "example.test", [], ttl=300)
+    assert not [w for w in desired.wanted if w.kind == "host"]
+    assert any("outside the zone" in note for note in desired.notes)
+
+
+def test_reports_go_to_postmaster_without_an_address_and_dmarc_has_no_rua() -> None:
+    records = wanted(build(domain(report_address=""), "example.test", [], ttl=300))
+    assert records[("_smtp._tls.news.example.test", "TXT")] == [
+        "v=TLSRPTv1; rua=mailto:postmaster@news.example.test"
+    ]
+    assert records[("_dmarc.news.example.test", "TXT")] == ["v=DMARC1; p=quarantine"]
+
+
+def test_the_mta_sts_id_is_stable_and_follows_the_policy() -> None:
+    first = mta_sts_id(mta_sts_policy(domain()))
+    assert first == mta_sts_id(mta_sts_policy(domain()))
+    assert first != mta_sts_id(mta_sts_policy(domain(mail_host="mx2.example.test")))
+    assert first.isalnum() and 1 <= len(first) <= 32
+
+
+def test_only_the_panels_records_are_in_scope() -> None:
+    desired = build(domain(), "example.test", [], ttl=300)
+    ours = [
+        Record("news.example.test", "TXT", "v=spf1 mx -all", 300),
+        Record("_dmarc.news.example.test", "TXT", "v=DMARC1; p=none", 300),
+        Record("mp202601._domainkey.news.example.test", "TXT", "k=rsa; p=old", 300),
+        Record("news.example.test", "MX", "mx.elsewhere.test", 300, 5),
+    ]
+    theirs = [
+        Record("news.example.test", "TXT", "google-site-verification=abc", 300),
+        Record("_dmarc.news.example.test", "TXT", "something else", 300),
+        Record("other._domainkey.news.example.test", "TXT", "v=DKIM1; p=theirs", 300),
+        Record("news.example.test", "A", "198.51.100.7", 300),
+        Record("www.example.test", "CNAME", "news.example.test", 300),
+    ]
+    assert all(desired.scope_of(r) is not None for r in ours)
+    assert all(desired.scope_of(r) is None for r in theirs)
+
+
+def test_a_cname_at_the_mail_host_is_refused_not_replaced() -> None:
+    existing = [Record("mail.example.test", "CNAME", "elsewhere.test", 300)]
+    desired = build(domain(), "example.test", existing, ttl=300)
+    assert any("is a CNAME" in r.reason and not r.forceable for r in desired.refusals)
+
+
+def test_a_domain_outside_the_zone_is_refused() -> None:
+    desired = build(domain(), "shop.test", [], ttl=300)
+    assert desired.refusals and "not inside the zone shop.test" in desired.refusals[0].reason
+    assert not desired.wanted
+
+
+def test_too_many_spf_lookups_are_refused_with_the_path() -> None:
+    lookups = LookupCount(total=12, path=["include:big.test", "  include:bigger.test"])
+    desired = build(domain(), "example.test", [], ttl=300, lookups=lookups)
+    [refusal] = desired.refusals
+    assert "12 DNS lookups" in refusal.reason and "include:bigger.test" in refusal.reason
+    assert not refusal.forceable
+
+
+def test_retired_selectors_are_in_scope_with_nothing_wanted() -> None:
+    desired = build(domain(dkim_removed=("mp202512",)), "example.test", [], ttl=300)
+    old = Record("mp202512._domainkey.news.example.test", "TXT", "v=DKIM1; p=old", 300)
+    assert desired.scope_of(old) is not None
+    assert not [w for w in desired.wanted if w.record.name == old.name]

@@ -1,0 +1,135 @@
+"""The guided setup resumes from what exists: each step is done when its result is there."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from huey.api import Huey
+
+from mailpanel.accounts.models import User
+from mailpanel.dns.models import DnsPlan, PlanState
+from mailpanel.dns.setup import state_of
+from mailpanel.jobs.models import Job, JobState
+from mailpanel.servers.models import HostKeyState
+from tests.dns.conftest import Fakes
+from tests.dns.support import linked, make_domain, make_server, plan_and_apply
+
+
+def progress(server: object) -> list[str]:
+    return [s.key for s in state_of(server).steps if s.done]  # type: ignore[arg-type]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_steps_follow_the_database_and_resume_where_they_stopped(
+    user: User, owner_client: Client, lab_like: Fakes, queue: Huey
+) -> None:
+    server = make_server(user)
+    server.host_key_state = HostKeyState.UNCONFIRMED
+    server.save()
+    assert progress(server) == ["server"]
+    server.host_key_state = HostKeyState.CONFIRMED
+    server.save()
+    assert state_of(server).current.key == "provision"  # type: ignore[union-attr]
+    server.converged_at = server.created_at
+    server.save()
+    domain = make_domain(user, server, "news.example.test")
+    assert state_of(server).current.key == "zone"  # type: ignore[union-attr]
+    page = owner_client.get(reverse("dns_setup_server", args=[server.pk])).content.decode()
+    assert 'data-current="zone"' in page and "Connect a DNS account" in page
+
+    linked(user, "cloudflare", domain, queue, "example.test")
+    assert state_of(server).current.key == "plan"  # type: ignore[union-attr]
+    plan = plan_and_apply(domain, queue)
+    assert plan.state == PlanState.APPLIED
+    assert state_of(server).current.key == "test"  # type: ignore[union-attr]
+
+    response = owner_client.post(
+        reverse("dns_setup_server", args=[server.pk]),
+        {"step": "test", "recipient": "me@receiver.test"},
+    )
+    assert response.status_code == 302
+    job = Job.objects.get(kind="server.testmail")
+    assert job.params["sender"] == "postmaster@news.example.test"
+    job.state = JobState.SUCCEEDED
+    job.save()
+    assert state_of(server).current is None
+    done = owner_client.get(reverse("dns_setup_server", args=[server.pk])).content.decode()
+    assert "data-setup-done" in done
+
+
+@pytest.mark.django_db
+def test_a_plan_waiting_for_review_shows_its_table_and_the_apply_button(
+    user: User, owner_client: Client
+) -> None:
+    server = make_server(user)
+    server.converged_at = server.created_at
+    server.save()
+    domain = make_domain(user, server, "news.example.test")
+    from mailpanel.dns.models import DnsAccount, DomainZone
+    from mailpanel.vault.actions import create_credential
+
+    cred = create_credential(user, "cloudflare", "cf", {"token": "x" * 40})
+    account = DnsAccount.objects.create(
+        owner=user, credential=cred, label="cf", provider="cloudflare"
+    )
+    DomainZone.objects.create(
+        domain=domain, owner=user, account=account, zone_id="z", zone_name="example.test"
+    )
+    content = {
+        "changes": [
+            {
+                "action": "create",
+                "kind": "spf",
+                "before": None,
+                "after": {
+                    "name": "news.example.test",
+                    "type": "TXT",
+                    "content": "v=spf1 -all",
+                    "ttl": 300,
+                    "priority": None,
+                },
+            }
+        ],
+        "refusals": [],
+        "notes": ["a note"],
+    }
+    DnsPlan.objects.create(
+        owner=user,
+        domain=domain,
+        zone_name="example.test",
+        state=PlanState.PLANNED,
+        content=content,
+    )
+
+    page = owner_client.get(reverse("dns_setup_server", args=[server.pk])).content.decode()
+
+    assert 'data-current="plan"' in page and 'data-action="create"' in page
+    assert 'name="step" value="apply"' in page and "a note" in page
+
+
+@pytest.mark.django_db
+def test_the_setup_starts_by_adding_a_server_and_lists_setups_to_resume(
+    user: User, owner_client: Client
+) -> None:
+    from mailpanel.servers.models import Server
+    from mailpanel.vault.actions import generate_ssh_key
+
+    key = generate_ssh_key(user, "my key")
+    response = owner_client.post(
+        reverse("dns_setup"),
+        {
+            "name": "vps",
+            "host": "192.0.2.40",
+            "port": 22,
+            "username": "root",
+            "credential": key.pk,
+            "mail_hostname": "mail.example.test",
+            "tls_mode": "self_signed",
+        },
+    )
+
+    server = Server.objects.get(owner=user, name="vps")
+    assert response["Location"] == reverse("dns_setup_server", args=[server.pk])
+    page = owner_client.get(reverse("dns_setup")).content.decode()
+    assert "next: Confirm its host key" in page
