@@ -47,9 +47,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Stable sort: tests that take the machine's lab for themselves go last.
-    items.sort(key=lambda item: EXCLUSIVE_FIXTURE in getattr(item, "fixturenames", ()))
+    """Order lab tests after pytest-django has ordered the database tests (stable sort).
+
+    The lab's own tests check hosts as the lab made them, so they run first, before any
+    test provisions a host (hostname, services, NAT); tests that take the machine's lab
+    for themselves run last.
+    """
+
+    def place(item: pytest.Item) -> int:
+        if EXCLUSIVE_FIXTURE in getattr(item, "fixturenames", ()):
+            return 2
+        return 0 if item.nodeid.startswith("tests/lab/") else 1
+
+    items.sort(key=place)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -47,20 +47,6 @@ PROVIDERS = tuple(ZONE_OF)
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The DNS lab tests converge a lab host (its hostname, its services): they run after the
-    other tests that share the session lab, which check hosts as the lab made them (as
-    tests/servers does by coming after tests/lab), and before those that take the lab alone."""
-
-    def place(item: pytest.Item) -> int:
-        if "lab_factory" in getattr(item, "fixturenames", ()):
-            return 2
-        ours = item.get_closest_marker("lab") and item.nodeid.startswith("tests/dns/")
-        return 1 if ours else 0
-
-    items.sort(key=place)
-
-
 @dataclass
 class Fakes:
     cloudflare: FakeCloudflare
