@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +13,7 @@ from typing import Any
 import pytest
 
 from lab.llm import FakeLLM
-from tests.browser.conftest import ROOT, Panel, free_port, newest_mail, wait_until_up
+from tests.browser.conftest import Panel, running_panel, sign_up_and_verify
 
 pytestmark = pytest.mark.browser
 
@@ -35,49 +32,9 @@ def fake_llm() -> Iterator[FakeLLM]:
 @pytest.fixture(scope="module")
 def assistant_panel(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[Panel]:
     """``mailpanel serve`` like the shared ``panel`` fixture, pointed at the fake NVIDIA."""
-    data_dir = tmp_path_factory.mktemp("assistant-panel")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILPANEL_", "DJANGO_"))}
-    env.update(MAILPANEL_DATA_DIR=str(data_dir), MAILPANEL_NVIDIA_API_URL=fake_llm.base_url)
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    log = (data_dir / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mailpanel.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url + "/", process)
-        yield Panel(url=url, data_dir=data_dir)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def sign_up(page: Any, panel: Panel) -> None:
-    page.goto(panel.url + "/account/signup/")
-    page.get_by_label("Full name").fill("Grace Hopper")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password:", exact=True).fill(PASSWORD)
-    page.get_by_label("Password (again)").fill(PASSWORD)
-    page.get_by_label("I am 18 or older").check()
-    page.get_by_label("I have read and accept the privacy policy").check()
-    page.get_by_role("button", name="Sign Up").click()
-    page.wait_for_url("**/account/confirm-email/")
-    link = re.search(r"http://\S+/account/confirm-email/\S+/", newest_mail(panel.outbox))
-    assert link, "verification link missing from the outbox mail"
-    page.goto(link.group(0))
-    page.get_by_role("button", name="Confirm").click()
-    page.wait_for_url("**/overview/")
+    env = {"MAILPANEL_NVIDIA_API_URL": fake_llm.base_url}
+    with running_panel(tmp_path_factory.mktemp("assistant-panel"), env) as panel:
+        yield panel
 
 
 def test_write_watch_it_stream_stop_save_lint_and_export(
@@ -86,7 +43,7 @@ def test_write_watch_it_stream_stop_save_lint_and_export(
     panel = assistant_panel
     page = browser.new_page()
     page.set_default_timeout(15000)
-    sign_up(page, panel)
+    sign_up_and_verify(page, panel, EMAIL, PASSWORD)
 
     # The key goes into the vault, then the assistant checks and chooses it.
     page.get_by_role("link", name="Assistant").click()

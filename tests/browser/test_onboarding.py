@@ -10,7 +10,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.browser.conftest import Panel, newest_mail
+from tests.browser.conftest import Panel, sign_up_and_verify
 
 pytestmark = pytest.mark.browser
 
@@ -34,21 +34,7 @@ def test_signup_verify_2fa_login_and_watch_a_job_live(
     page.set_default_timeout(15000)
     used_codes: set[str] = set()
 
-    page.goto(panel.url + "/account/signup/")
-    page.get_by_label("Full name").fill("Ada Lovelace")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password:", exact=True).fill(PASSWORD)
-    page.get_by_label("Password (again)").fill(PASSWORD)
-    page.get_by_label("I am 18 or older").check()
-    page.get_by_label("I have read and accept the privacy policy").check()
-    page.get_by_role("button", name="Sign Up").click()
-    page.wait_for_url("**/account/confirm-email/")
-
-    link = re.search(r"http://\S+/account/confirm-email/\S+/", newest_mail(panel.outbox))
-    assert link, "verification link missing from the outbox mail"
-    page.goto(link.group(0))
-    page.get_by_role("button", name="Confirm").click()
-    page.wait_for_url("**/overview/")
+    sign_up_and_verify(page, panel, EMAIL, PASSWORD)
     assert page.get_by_role("heading", name="Welcome, Ada").is_visible()
 
     page.goto(panel.url + "/account/2fa/totp/activate/")
