@@ -14,7 +14,15 @@ from mailpanel.servers.converge import Converger
 from mailpanel.servers.facts import gather
 from mailpanel.servers.lease import changing
 from mailpanel.servers.models import HostKeyState, Server
-from mailpanel.servers.ssh import HostKeyChanged, Remote, SshError, Target, fetch_host_key
+from mailpanel.servers.ssh import (
+    CommandFailed,
+    HostKeyChanged,
+    Remote,
+    SshError,
+    SudoFailed,
+    Target,
+    fetch_host_key,
+)
 from mailpanel.servers.sshloop import EventSink, pool, run_on_ssh_loop, ssh_loop
 from mailpanel.vault.access import open_for_job
 
@@ -66,6 +74,8 @@ def on_server(ctx: JobContext, server: Server, work: Work[T]) -> T:
         conn = await pool.get(target)
         try:
             return await work(Remote(conn, target, log=sink.log), sink)
+        except (CommandFailed, SudoFailed):
+            raise  # the connection itself is fine: keep it for the next job
         except SshError:
             pool.discard(target)
             raise
