@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from mailpanel.accounts.models import User
-from tests.factories import UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.helpers import enable_totp, login
 
 pytestmark = pytest.mark.django_db
@@ -141,3 +141,42 @@ def test_session_activity_is_written_at_most_once_a_minute() -> None:
     writes = [q["sql"] for q in queries.captured_queries if "usersessions" in q["sql"].lower()]
     assert writes == []
     assert "Busy/1.0" in client.get(reverse("usersessions_list")).content.decode()
+
+
+def test_password_reset_through_the_emailed_link() -> None:
+    user = UserFactory(email="forgot@example.test")
+    client = Client()
+    client.post(reverse("account_reset_password"), {"email": user.email})
+    link = re.search(r"https?://[^/\s]+(/account/password/reset/key/\S+/)", mail.outbox[-1].body)
+    assert link, mail.outbox[-1].body
+
+    form_page = client.get(link.group(1), follow=True)
+    new = "a brand new passphrase 99"
+    done = client.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link.group(1),
+        {"password1": new, "password2": new},
+    )
+    assert done.status_code == 302
+    assert login(Client(), user.email, new).status_code == 302
+    assert login(Client(), user.email).status_code == 200  # the old password is refused
+
+
+def test_password_change_needs_the_old_password(owner_client: Client, user: User) -> None:
+    new = "another long passphrase 5"
+    wrong = owner_client.post(
+        reverse("account_change_password"),
+        {"oldpassword": "not it", "password1": new, "password2": new},
+    )
+    assert wrong.status_code == 200
+    owner_client.post(
+        reverse("account_change_password"),
+        {"oldpassword": DEFAULT_PASSWORD, "password1": new, "password2": new},
+    )
+    assert login(Client(), user.email, new).status_code == 302
+
+
+def test_adding_an_email_address_sends_a_verification(owner_client: Client, user: User) -> None:
+    owner_client.post(reverse("account_email"), {"action_add": "", "email": "new@example.test"})
+
+    assert user.emailaddress_set.filter(email="new@example.test", verified=False).exists()
+    assert mail.outbox[-1].to == ["new@example.test"]
