@@ -164,3 +164,35 @@ def sign_up_and_verify(page: Any, panel: Panel, email: str, password: str) -> No
     page.goto(link.group(0))
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_url("**/overview/")
+
+
+def wait_for_job(page: Any, timeout: float = 120_000) -> str:
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]{36}/$"))
+    page.wait_for_selector("section.job[data-finished='true']", timeout=timeout)
+    return str(page.locator("[data-job-state]").inner_text())
+
+
+def add_provisioned_server(page: Any, panel: Panel, host: Any, name: str) -> str:
+    """Store the lab key, add the server, pin its key, provision it; returns its page URL."""
+    page.goto(panel.url + "/credentials/add/?kind=ssh_key")
+    page.get_by_label("Name", exact=True).fill(f"{name} key")
+    page.get_by_label("Private key").fill(host.root_key_path.read_text())
+    page.get_by_role("button", name="Store encrypted").click()
+    page.wait_for_url("**/credentials/*/")
+
+    page.goto(panel.url + "/servers/add/")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Host", exact=True).fill(host.address)
+    page.get_by_label("Login").select_option(label=f"{name} key")
+    page.get_by_label("Mail hostname").fill(f"{host.name}.lab")
+    page.get_by_role("button", name="Add and check its host key").click()
+    assert page.locator("[data-fingerprint]").inner_text() == host.host_key_fingerprint
+    page.get_by_role("button", name="The key matches: pin it").click()
+    assert wait_for_job(page) == "Succeeded"
+
+    page.goto(panel.url + "/servers/")
+    page.get_by_role("link", name=name, exact=True).click()
+    server_url = str(page.url)
+    page.get_by_role("button", name="Provision / converge the mail stack").click()
+    assert wait_for_job(page) == "Succeeded"
+    return server_url

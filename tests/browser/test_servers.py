@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from lab.smtp_store import wait_for_message
-from tests.browser.conftest import Panel, running_panel, sign_up_and_verify
+from tests.browser.conftest import (
+    Panel,
+    add_provisioned_server,
+    running_panel,
+    sign_up_and_verify,
+    wait_for_job,
+)
 from tests.servers.conftest import RECEIVER_DOMAIN, publish_dkim, receiver_zones
 
 pytestmark = [pytest.mark.browser, pytest.mark.lab]
@@ -27,12 +33,6 @@ def lab_panel(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
         yield panel
 
 
-def wait_for_job(page: Any, timeout: float = 120_000) -> str:
-    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]{36}/$"))
-    page.wait_for_selector("section.job[data-finished='true']", timeout=timeout)
-    return str(page.locator("[data-job-state]").inner_text())
-
-
 def test_provision_a_server_and_send_a_signed_message_from_the_ui(
     lab: Any, lab_panel: Panel, browser: Any, artifacts: Path
 ) -> None:
@@ -42,27 +42,7 @@ def test_provision_a_server_and_send_a_signed_message_from_the_ui(
     page.set_default_timeout(30_000)
     sign_up_and_verify(page, lab_panel, "ops@example.test", PASSWORD)
 
-    page.goto(lab_panel.url + "/credentials/add/?kind=ssh_key")
-    page.get_by_label("Name", exact=True).fill("lab key")
-    page.get_by_label("Private key").fill(host.root_key_path.read_text())
-    page.get_by_role("button", name="Store encrypted").click()
-    page.wait_for_url("**/credentials/*/")
-
-    page.goto(lab_panel.url + "/servers/add/")
-    page.get_by_label("Name", exact=True).fill("mail1")
-    page.get_by_label("Host", exact=True).fill(host.address)
-    page.get_by_label("Login").select_option(label="lab key")
-    page.get_by_label("Mail hostname").fill(f"{host.name}.lab")
-    page.get_by_role("button", name="Add and check its host key").click()
-    assert page.locator("[data-fingerprint]").inner_text() == host.host_key_fingerprint
-    page.get_by_role("button", name="The key matches: pin it").click()
-    assert wait_for_job(page) == "Succeeded"
-
-    page.goto(lab_panel.url + "/servers/")
-    page.get_by_role("link", name="mail1").click()
-    server_url = page.url
-    page.get_by_role("button", name="Provision / converge the mail stack").click()
-    assert wait_for_job(page) == "Succeeded"
+    server_url = add_provisioned_server(page, lab_panel, host, "mail1")
     page.screenshot(path=str(artifacts / "converge-job.png"), full_page=True)
 
     page.goto(lab_panel.url + "/domains/add/")
