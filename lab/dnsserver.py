@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sqlite3
 from collections import deque
 from pathlib import Path
@@ -32,7 +31,7 @@ import dns.rdatatype
 
 from lab.dnsserver_answer import build_response, question_name
 from lab.dnsserver_data import DEFAULT_STATIC_ZONES, Snapshot
-from lab.dnsserver_loop import LoopThread
+from lab.dnsserver_loop import LoopThread, serve_until_signalled
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +178,8 @@ def udp_limit(query: dns.message.Message) -> int:
 
 
 async def serve_forever(server: DnsServer) -> None:
-    await server.start_async()
     log.info("lab dns: serving %s on %s:%s", server.db_path, server.host, server.port)
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopped.set)
-    await stopped.wait()
-    await server.stop_async()
+    await serve_until_signalled(server)
 
 
 def main(argv: list[str] | None = None) -> None:

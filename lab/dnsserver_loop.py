@@ -7,9 +7,10 @@ is plain synchronous code that starts them, talks to them over sockets, and stop
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -46,3 +47,20 @@ async def _cancel_other_tasks() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class AsyncService(Protocol):
+    async def start_async(self) -> None: ...
+
+    async def stop_async(self) -> None: ...
+
+
+async def serve_until_signalled(service: AsyncService) -> None:
+    """The command-line mode of a lab peer: run until SIGTERM or SIGINT, then stop cleanly."""
+    await service.start_async()
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    await stopped.wait()
+    await service.stop_async()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +28,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from lab.dnsserver_loop import LoopThread
+from lab.dnsserver_loop import LoopThread, serve_until_signalled
 from lab.mailauth import LabDns, verdicts
 from lab.smtp_store import init_db, store_message
 from lab.smtp_store import messages as messages
@@ -176,14 +175,8 @@ def parse_dns(value: str) -> tuple[str, int]:
 
 
 async def serve_forever(receiver: SmtpReceiver) -> None:
-    await receiver.start_async()
     log.info("lab smtp: listening on %s:%s", receiver.host, receiver.port)
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopped.set)
-    await stopped.wait()
-    await receiver.stop_async()
+    await serve_until_signalled(receiver)
 
 
 def main(argv: list[str] | None = None) -> None:

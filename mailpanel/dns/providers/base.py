@@ -37,7 +37,6 @@ class DnsProvider(abc.ABC):
         self.http = http
 
     @classmethod
-    @abc.abstractmethod
     def from_credentials(
         cls,
         credentials: Mapping[str, str],
@@ -45,7 +44,10 @@ class DnsProvider(abc.ABC):
         base_url: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> Self:
-        """Build from the fields named in `credential_fields`."""
+        """Build from the fields named in `credential_fields`, passed in that order."""
+        fields = [credentials[name] for name in cls.credential_fields]
+        # Each provider takes its credential fields first, in that order.
+        return cls(*fields, base_url=base_url, retry=retry)  # type: ignore[arg-type,call-arg]
 
     # -- reading ---------------------------------------------------------------------------
 

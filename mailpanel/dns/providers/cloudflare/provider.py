@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any
 
 from mailpanel.dns.providers.base import DnsProvider, normalize_name, order_of
 from mailpanel.dns.providers.cloudflare.client import (
@@ -44,16 +43,6 @@ class CloudflareDns(DnsProvider):
         super().__init__(self.client.http)
         self.batch_limit = batch_limit
         self.batch_available = True  # False once the batch endpoint answered 404/405
-
-    @classmethod
-    def from_credentials(
-        cls,
-        credentials: Mapping[str, str],
-        *,
-        base_url: str | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> Self:
-        return cls(credentials["token"], base_url=base_url, retry=retry)
 
     async def verify(self) -> None:
         status = (await self.client.verify_token()).get("status")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Self
+from collections.abc import Awaitable, Callable
 
 from mailpanel.dns.providers.base import DnsProvider, normalize_name, run_bounded
 from mailpanel.dns.providers.http import RetryPolicy
@@ -40,16 +39,6 @@ class NameComDns(DnsProvider):
     ) -> None:
         self.client = NameComClient(username, token, base_url or DEFAULT_BASE_URL, retry)
         super().__init__(self.client.http)
-
-    @classmethod
-    def from_credentials(
-        cls,
-        credentials: Mapping[str, str],
-        *,
-        base_url: str | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> Self:
-        return cls(credentials["username"], credentials["token"], base_url=base_url, retry=retry)
 
     async def verify(self) -> None:
         await self.client.hello()

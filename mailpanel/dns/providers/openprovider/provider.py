@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any
 
 from mailpanel.dns.providers.base import DnsProvider, normalize_name
 from mailpanel.dns.providers.http import RetryPolicy
@@ -35,16 +34,6 @@ class OpenProviderDns(DnsProvider):
     ) -> None:
         self.client = OpenProviderClient(username, password, base_url or DEFAULT_BASE_URL, retry)
         super().__init__(self.client.http)
-
-    @classmethod
-    def from_credentials(
-        cls,
-        credentials: Mapping[str, str],
-        *,
-        base_url: str | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> Self:
-        return cls(credentials["username"], credentials["password"], base_url=base_url, retry=retry)
 
     async def verify(self) -> None:
         # A fresh login, not a cached token: verify is asked after the credentials changed.
