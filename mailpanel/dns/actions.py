@@ -69,6 +69,11 @@ def link_zone(domain: SendingDomain, account: DnsAccount, zone_name: str) -> Dom
             f"{domain.display_name} is not inside the zone {domain_to_unicode(zone['name'])}."
         )
     with transaction.atomic():
+        before = DomainZone.objects.select_for_update().filter(domain=domain).first()
+        same = before is not None and (before.account_id, before.zone_id) == (
+            account.pk,
+            zone["id"],
+        )
         link, _ = DomainZone.objects.update_or_create(
             domain=domain,
             defaults={
@@ -76,6 +81,8 @@ def link_zone(domain: SendingDomain, account: DnsAccount, zone_name: str) -> Dom
                 "account": account,
                 "zone_id": zone["id"],
                 "zone_name": zone["name"],
+                # What the panel wrote in another zone is not its to take back in this one.
+                "published": before.published if same and before else {},
             },
         )
         record_event(

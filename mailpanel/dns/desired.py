@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mailpanel.dns.providers.base import in_zone
+from mailpanel.dns.reporting import merge_dmarc, merge_tls_rpt
 from mailpanel.dns.spf import LookupCount, SpfMerge, is_spf, merge_spf
 from mailpanel.dns.types import Record
 
@@ -28,6 +29,48 @@ class DkimPublication:
 
 
 @dataclass(frozen=True)
+class Published:
+    """What the panel itself put in the zone at its last apply: all it may ever take back.
+
+    Terms inside records shared with the owner (SPF mechanisms, report addresses) and the
+    address records of a mail host the domain has since left.
+    """
+
+    spf: tuple[str, ...] = ()
+    report_uris: tuple[str, ...] = ()
+    hosts: tuple[tuple[str, str, str], ...] = ()  # (name, type, address)
+
+    def to_json(self) -> dict[str, list[object]]:
+        return {
+            "spf": list(self.spf),
+            "report_uris": list(self.report_uris),
+            "hosts": [list(h) for h in self.hosts],
+        }
+
+    def union(self, other: Published) -> Published:
+        return Published(
+            tuple(dict.fromkeys([*self.spf, *other.spf])),
+            tuple(dict.fromkeys([*self.report_uris, *other.report_uris])),
+            tuple(dict.fromkeys([*self.hosts, *other.hosts])),
+        )
+
+    @classmethod
+    def from_json(cls, data: object) -> Published:
+        if not isinstance(data, dict):
+            return cls()
+        hosts = tuple(
+            (str(h[0]), str(h[1]), str(h[2]))
+            for h in data.get("hosts", [])
+            if isinstance(h, list | tuple) and len(h) == 3
+        )
+        return cls(
+            tuple(str(t) for t in data.get("spf", [])),
+            tuple(str(u) for u in data.get("report_uris", [])),
+            hosts,
+        )
+
+
+@dataclass(frozen=True)
 class MailDomain:
     """What the records are made from: the domain, its server, keys and reporting choices."""
 
@@ -39,6 +82,8 @@ class MailDomain:
     dkim_removed: tuple[str, ...] = ()  # selectors of retired keys: taken down
     dmarc_policy: str = "none"
     report_address: str = ""
+    published: Published = Published()
+    hosts_in_use: tuple[str, ...] = ()  # mail hosts of the owner's servers: never taken down
 
 
 @dataclass(frozen=True)
@@ -49,9 +94,12 @@ class Scope:
     name: str
     type: str
     prefix: str = ""
+    values: tuple[str, ...] = ()  # only records holding one of these exact values
 
     def covers(self, record: Record) -> bool:
         if (record.name, record.type) != (self.name, self.type):
+            return False
+        if self.values and record.content not in self.values:
             return False
         return not self.prefix or record.content.strip().lower().startswith(self.prefix.lower())
 
@@ -74,6 +122,7 @@ class DesiredSet:
     scopes: list[Scope] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
+    ours: Published = Published()  # what the panel will own once this set is applied
 
     def scope_of(self, record: Record) -> Scope | None:
         return next((s for s in self.scopes if s.covers(record)), None)
@@ -101,6 +150,10 @@ def apex_spf(existing: Sequence[Record], name: str) -> list[str]:
     return [r.content for r in existing if r.name == name and r.type == "TXT" and is_spf(r.content)]
 
 
+def tagged(existing: Sequence[Record], scope: Scope) -> list[str]:
+    return [r.content for r in existing if scope.covers(r)]
+
+
 def mta_sts_policy(domain: MailDomain) -> str:
     return (
         f"version: STSv1\nmode: {MTA_STS_MODE}\nmx: {domain.mail_host}\n"
@@ -113,13 +166,8 @@ def mta_sts_id(policy: str) -> str:
     return hashlib.sha256(policy.encode()).hexdigest()[:20]
 
 
-def dmarc_value(policy: str, report_address: str) -> str:
-    value = f"v=DMARC1; p={policy}"
-    return value + (f"; rua=mailto:{report_address}" if report_address else "")
-
-
-def tls_rpt_value(domain: MailDomain) -> str:
-    return f"v=TLSRPTv1; rua=mailto:{domain.report_address or 'postmaster@' + domain.name}"
+def tls_rpt_address(domain: MailDomain) -> str:
+    return domain.report_address or f"postmaster@{domain.name}"
 
 
 def build(
@@ -135,37 +183,84 @@ def build(
     if not in_zone(domain.name, zone):
         desired.refusals.append(Refusal(f"{domain.name} is not inside the zone {zone}"))
         return desired
-    _host(desired, domain, zone, existing, ttl)
+    hosts = _host(desired, domain, zone, existing, ttl)
     name = domain.name
-    desired.add(Scope("mx", name, "MX"), (domain.mail_host, MX_PRIORITY), ttl=ttl)
-    _spf(desired, domain, existing, ttl, spf, lookups)
+    _mx(desired, domain, existing, ttl)
+    spf_ours = _spf(desired, domain, existing, ttl, spf, lookups)
     for key in domain.dkim:
         scope = Scope("dkim", f"{key.selector}._domainkey.{name}", "TXT")
         desired.add(scope, (key.value, None), ttl=ttl)
     for selector in domain.dkim_removed:
         desired.scopes.append(Scope("dkim", f"{selector}._domainkey.{name}", "TXT"))
-    dmarc = dmarc_value(domain.dmarc_policy, domain.report_address)
-    desired.add(Scope("dmarc", f"_dmarc.{name}", "TXT", "v=DMARC1"), (dmarc, None), ttl=ttl)
+    ours = domain.published.report_uris
+    scope = Scope("dmarc", f"_dmarc.{name}", "TXT", "v=DMARC1")
+    dmarc = merge_dmarc(tagged(existing, scope), domain.dmarc_policy, domain.report_address, ours)
+    desired.add(scope, (dmarc.value, None), ttl=ttl)
     sts = f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain))}"
     desired.add(Scope("mta-sts", f"_mta-sts.{name}", "TXT", "v=STSv1"), (sts, None), ttl=ttl)
-    rpt = tls_rpt_value(domain)
-    desired.add(Scope("tls-rpt", f"_smtp._tls.{name}", "TXT", "v=TLSRPTv1"), (rpt, None), ttl=ttl)
+    scope = Scope("tls-rpt", f"_smtp._tls.{name}", "TXT", "v=TLSRPTv1")
+    rpt = merge_tls_rpt(tagged(existing, scope), tls_rpt_address(domain), ours)
+    desired.add(scope, (rpt.value, None), ttl=ttl)
+    desired.notes.extend([*dmarc.notes, *rpt.notes])
+    desired.ours = Published(spf_ours, tuple(dict.fromkeys([*dmarc.ours, *rpt.ours])), hosts)
     return desired
+
+
+def _mx(desired: DesiredSet, domain: MailDomain, existing: Sequence[Record], ttl: int) -> None:
+    """The domain's MX is the server: other MX hosts are replaced, and the plan says so."""
+    scope = Scope("mx", domain.name, "MX")
+    ours = {domain.mail_host, *(h[0] for h in domain.published.hosts)}
+    foreign = sorted({r.content for r in existing if scope.covers(r) and r.content not in ours})
+    if foreign:
+        desired.notes.append(
+            f"MX: mail for {domain.name} goes to {', '.join(foreign)} today; after this plan "
+            f"it goes to {domain.mail_host} only"
+        )
+    desired.add(scope, (domain.mail_host, MX_PRIORITY), ttl=ttl)
 
 
 def _host(
     desired: DesiredSet, domain: MailDomain, zone: str, existing: Sequence[Record], ttl: int
-) -> None:
+) -> tuple[tuple[str, str, str], ...]:
+    """The mail host's A/AAAA; those of a host the domain left come down. Returns the panel's."""
+    host = domain.mail_host
+    kept: list[tuple[str, str, str]] = []
+    for name, rtype, address in domain.published.hosts:
+        if name == host or not in_zone(name, zone):
+            continue
+        if name in domain.hosts_in_use:  # another server still goes by that name
+            kept.append((name, rtype, address))
+        else:
+            desired.scopes.append(Scope("host", name, rtype, values=(address,)))
+            if any(r.name == name and r.type == rtype and r.content == address for r in existing):
+                desired.notes.append(
+                    f"{name} {rtype} {address} comes down: the panel published it for a mail "
+                    "host this domain no longer uses"
+                )
+    if not _may_publish_host(desired, domain, zone, existing):
+        return tuple(kept)
+    desired.add(Scope("host", host, "A"), *((a, None) for a in domain.ipv4), ttl=ttl)
+    desired.add(Scope("host", host, "AAAA"), *((a, None) for a in domain.ipv6), ttl=ttl)
+    return (
+        tuple(kept)
+        + tuple((host, "A", a) for a in domain.ipv4)
+        + tuple((host, "AAAA", a) for a in domain.ipv6)
+    )
+
+
+def _may_publish_host(
+    desired: DesiredSet, domain: MailDomain, zone: str, existing: Sequence[Record]
+) -> bool:
     host = domain.mail_host
     if not in_zone(host, zone):
         desired.notes.append(
             f"the mail host {host} is outside the zone {zone}: its address is "
             "published where that name lives"
         )
-        return
+        return False
     if host == zone:
         desired.notes.append(f"the mail host is the zone apex {zone}: its A/AAAA are left to you")
-        return
+        return False
     if any(r.name == host and r.type == "CNAME" for r in existing):
         desired.refusals.append(
             Refusal(
@@ -173,7 +268,7 @@ def _host(
                 " remove the CNAME or choose another mail hostname"
             )
         )
-        return
+        return False
     if not domain.ipv4 and not domain.ipv6:
         desired.refusals.append(
             Refusal(
@@ -181,9 +276,8 @@ def _host(
                 "gather the server's facts first"
             )
         )
-        return
-    desired.add(Scope("host", host, "A"), *((a, None) for a in domain.ipv4), ttl=ttl)
-    desired.add(Scope("host", host, "AAAA"), *((a, None) for a in domain.ipv6), ttl=ttl)
+        return False
+    return True
 
 
 def _spf(
@@ -193,12 +287,13 @@ def _spf(
     ttl: int,
     spf: SpfMerge | None,
     lookups: LookupCount | None,
-) -> None:
-    merged = spf or merge_spf(apex_spf(existing, domain.name), domain.ipv4, domain.ipv6)
+) -> tuple[str, ...]:
+    """The merged SPF record, refused over 10 lookups. Returns the panel's terms in it."""
+    merged = spf or spf_merge(domain, existing)
     desired.notes.extend(merged.notes)
     desired.add(Scope("spf", domain.name, "TXT", "v=spf1"), (merged.value, None), ttl=ttl)
     if lookups is None:
-        return
+        return merged.ours
     desired.notes.extend(f"SPF: {problem}" for problem in lookups.problems)
     if lookups.over_limit:
         path = "; ".join(p.strip() for p in lookups.path)
@@ -210,3 +305,10 @@ def _spf(
                 "ip4:/ip6: ranges or remove services you no longer send through."
             )
         )
+    return merged.ours
+
+
+def spf_merge(domain: MailDomain, existing: Sequence[Record]) -> SpfMerge:
+    return merge_spf(
+        apex_spf(existing, domain.name), domain.ipv4, domain.ipv6, domain.published.spf
+    )

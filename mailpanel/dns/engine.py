@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import dns.asyncresolver
 
-from mailpanel.dns.desired import MailDomain, apex_spf, build
+from mailpanel.dns.desired import MailDomain, build, spf_merge
 from mailpanel.dns.plan import Plan, make_plan, within
 from mailpanel.dns.providers.base import DnsProvider
-from mailpanel.dns.spf import TxtResolver, count_lookups, merge_spf
+from mailpanel.dns.spf import TxtResolver, count_lookups
 from mailpanel.dns.types import ErrorKind, ProviderError, Zone
 from mailpanel.dns.verify import Visibility, txt_resolver, wait_visible
 
@@ -34,7 +34,7 @@ async def live_plan(
 ) -> Plan:
     """The plan against what the zone holds right now (every page of it)."""
     existing = await provider.list_records(zone)
-    merged = merge_spf(apex_spf(existing, domain.name), domain.ipv4, domain.ipv6)
+    merged = spf_merge(domain, existing)
     lookups = await count_lookups(merged.value, resolve_txt)
     desired = build(domain, zone.name, existing, ttl, merged, lookups)
     return make_plan(desired, existing, provider.normalize_ttl, zone=zone.name, forced=forced)

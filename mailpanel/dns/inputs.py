@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from mailpanel.dns.desired import DkimPublication, MailDomain
+from mailpanel.dns.desired import DkimPublication, MailDomain, Published
+from mailpanel.dns.models import DomainZone
 from mailpanel.domains.models import DkimKey, SendingDomain
+from mailpanel.servers.models import Server
 
 
 def server_addresses(facts: dict[str, object]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -28,6 +30,8 @@ def mail_domain(domain: SendingDomain) -> MailDomain:
     """Keys not retired are published (the signing one and one being rotated in or out)."""
     v4, v6 = server_addresses(domain.server.facts)
     keys = list(DkimKey.objects.filter(domain=domain).order_by("created_at"))
+    link = DomainZone.objects.filter(domain=domain).only("published").first()
+    in_use = Server.objects.filter(owner_id=domain.owner_id).values_list("mail_hostname", flat=True)
     return MailDomain(
         name=domain.name,
         mail_host=domain.server.mail_hostname,
@@ -37,4 +41,6 @@ def mail_domain(domain: SendingDomain) -> MailDomain:
         dkim_removed=tuple(k.selector for k in keys if k.retired_at),
         dmarc_policy=domain.dmarc_policy,
         report_address=domain.dmarc_report_address,
+        published=Published.from_json(link.published if link else None),
+        hosts_in_use=tuple(sorted(set(in_use))),
     )

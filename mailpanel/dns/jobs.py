@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailpanel.dns import conf
+from mailpanel.dns.desired import Published
 from mailpanel.dns.engine import Lookups, Options, Publication, publish
 from mailpanel.dns.inputs import mail_domain
 from mailpanel.dns.models import DnsAccount, DnsPlan, DomainZone, PlanState
@@ -147,6 +148,10 @@ def fill(row: DnsPlan, plan: Plan) -> None:
 def apply_records(ctx: JobContext) -> None:
     row, link = load_plan(ctx)
     reviewed = from_json(row.content)
+    # Before any write: an apply that stops halfway must not leave terms the panel wrote
+    # looking like the owner's (those it could never take back).
+    widened = Published.from_json(link.published).union(reviewed.ours)
+    DomainZone.objects.filter(pk=link.pk).update(published=widened.to_json())
     done = run_publication(ctx, row, link, reviewed=reviewed)
     if done.refused:
         fill(row, done.plan)
@@ -170,7 +175,9 @@ def apply_records(ctx: JobContext) -> None:
         for v in done.visibility
     ]
     row.state, row.applied_at = PlanState.APPLIED, timezone.now()
-    row.save(update_fields=["result", "state", "applied_at"])
+    with transaction.atomic():
+        row.save(update_fields=["result", "state", "applied_at"])
+        DomainZone.objects.filter(pk=link.pk).update(published=done.plan.ours.to_json())
     missing = [r for r in row.result if not r["visible"]]
     status = (
         f"{done.writes} write call(s); {len(row.result) - len(missing)}/{len(row.result)} visible"

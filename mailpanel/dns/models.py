@@ -60,6 +60,9 @@ class DomainZone(models.Model):
     account = models.ForeignKey(DnsAccount, on_delete=models.PROTECT, related_name="links")
     zone_id = models.CharField(max_length=100)
     zone_name = models.CharField(max_length=253, help_text="A-label form")
+    # desired.Published.to_json() of the last apply: the only records and terms the panel
+    # may take back (SPF terms, report addresses, a former mail host's addresses).
+    published = models.JSONField(default=dict, blank=True)
     linked_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailpanel.dns.desired import DesiredSet, Refusal, Wanted
+from mailpanel.dns.desired import DesiredSet, Published, Refusal, Wanted
 from mailpanel.dns.types import Action, Change, Record
 
 SAFETY_SHARE = 0.30
@@ -45,6 +45,7 @@ class Plan:
     refusals: list[Refusal] = field(default_factory=list)
     existing_count: int = 0
     forced: bool = False
+    ours: Published = field(default_factory=Published)  # the panel's, once applied
 
     @property
     def counts(self) -> dict[str, int]:
@@ -79,7 +80,7 @@ def make_plan(
     zone: str,
     forced: bool = False,
 ) -> Plan:
-    plan = Plan(zone, existing_count=len(existing), forced=forced)
+    plan = Plan(zone, existing_count=len(existing), forced=forced, ours=desired.ours)
     plan.notes.extend(desired.notes)
     plan.refusals.extend(desired.refusals)
     plan.wanted = _provider_ttls(desired.wanted, normalize_ttl, plan.notes)
@@ -196,6 +197,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
         "existing_count": plan.existing_count,
         "forced": plan.forced,
         "counts": plan.counts,
+        "published": plan.ours.to_json(),
     }
 
 
@@ -218,4 +220,5 @@ def from_json(data: dict[str, Any]) -> Plan:
         ],
         existing_count=int(data.get("existing_count", 0)),
         forced=bool(data.get("forced", False)),
+        ours=Published.from_json(data.get("published")),
     )

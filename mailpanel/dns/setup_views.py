@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from mailpanel.dns import actions
 from mailpanel.dns.forms import LinkForm, PlanForm, TestMailForm
-from mailpanel.dns.models import DnsAccount
-from mailpanel.dns.presenting import plan_rows
+from mailpanel.dns.models import DnsAccount, PlanState
+from mailpanel.dns.presenting import plan_rows, result_rows
 from mailpanel.dns.setup import SetupState, state_of, test_sender
 from mailpanel.domains import actions as domain_actions
 from mailpanel.domains.forms import DomainForm
@@ -76,6 +76,8 @@ def context_for(request: AuthedRequest, state: SetupState) -> dict[str, object]:
         context["plan_form"] = PlanForm()
     if key == "test":
         context["test_form"] = TestMailForm()
+    if state.plan is not None and state.plan.state == PlanState.APPLIED:
+        context["results"] = result_rows(state.plan.result)
     return context
 
 

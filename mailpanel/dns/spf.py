@@ -61,38 +61,72 @@ class SpfMerge:
     value: str
     existing: tuple[str, ...]  # the SPF records found, as published
     notes: tuple[str, ...] = ()
+    ours: tuple[str, ...] = ()  # the terms the panel put there (and may take back later)
 
 
-def merge_spf(existing: Sequence[str], ipv4: Sequence[str], ipv6: Sequence[str]) -> SpfMerge:
-    """One SPF record that keeps every existing mechanism and also lets the server send."""
+def merge_spf(
+    existing: Sequence[str],
+    ipv4: Sequence[str],
+    ipv6: Sequence[str],
+    ours: Sequence[str] = (),
+) -> SpfMerge:
+    """One SPF record that keeps every existing mechanism and also lets the server send.
+
+    `ours` are the terms the panel added at its last apply: those the server no longer
+    needs (an address it lost, a server the domain left) are taken out again; a term the
+    owner wrote is never removed.
+    """
+    wanted = [f"ip4:{a}" for a in ipv4] + [f"ip6:{a}" for a in ipv6]
     if not existing:
-        ips = [f"ip4:{a}" for a in ipv4] + [f"ip6:{a}" for a in ipv6]
-        return SpfMerge(" ".join(["v=spf1", *ips, "-all"]), ())
-    terms: list[str] = []
-    for record in existing:
-        for term in record.split()[1:]:
-            if term.lower() not in (t.lower() for t in terms):
-                terms.append(term)
+        return SpfMerge(" ".join(["v=spf1", *wanted, "-all"]), (), ours=tuple(wanted))
     notes: list[str] = []
+    body, tail = _combined(existing, notes)
+    wanted_keys = {w.lower() for w in wanted}
+    stale = [t for t in body if t.text.lower() in _keys(ours) and t.text.lower() not in wanted_keys]
+    if stale:
+        notes.append(
+            "SPF: the panel takes back "
+            + " ".join(t.text for t in stale)
+            + ": it added them for addresses this server no longer has"
+        )
+    body = [t for t in body if t not in stale]
+    missing = [w for w in wanted if not _covered(w.split(":", 1)[1], body)]
+    kept_ours = [t.text for t in body if t.text.lower() in _keys(ours)]
+    terms = [t.text for t in body] + missing + [t.text for t in tail]
+    return SpfMerge(
+        " ".join(["v=spf1", *terms]), tuple(existing), tuple(notes), tuple(kept_ours + missing)
+    )
+
+
+def _keys(terms: Sequence[str]) -> set[str]:
+    return {t.lower() for t in terms}
+
+
+def _combined(existing: Sequence[str], notes: list[str]) -> tuple[list[Term], list[Term]]:
+    """The mechanisms of every record, each once, and the one ending (`all` or `redirect=`).
+
+    Nothing after an `all` is evaluated, so records are merged by their mechanisms, with
+    the first record's ending last: merging by concatenation would silently drop the
+    second record's senders.
+    """
+    body: list[Term] = []
+    endings: list[Term] = []
+    for record in existing:
+        for term in terms_of(record):
+            if term.name in ("all", "redirect"):
+                endings.append(term)
+            elif term.text.lower() not in {t.text.lower() for t in body}:
+                body.append(term)
+    alls = [t for t in endings if t.name == "all" and not t.modifier]
+    ending = alls[:1] or [t for t in endings if t.name == "redirect" and t.modifier][:1]
     if len(existing) > 1:
+        dropped = [t.text for t in endings if t not in ending]
         notes.append(
             f"{len(existing)} SPF records were published (a permanent error at receivers): "
             "the plan merges them into one"
+            + (f", ending in {ending[0].text} (dropped: {' '.join(dropped)})" if dropped else "")
         )
-    parsed = [Term.parse(t) for t in terms]
-    missing = [f"ip4:{a}" for a in ipv4 if not _covered(a, parsed)]
-    missing += [f"ip6:{a}" for a in ipv6 if not _covered(a, parsed)]
-    terms[_insert_at(parsed) : _insert_at(parsed)] = missing
-    return SpfMerge(" ".join(["v=spf1", *terms]), tuple(existing), tuple(notes))
-
-
-def _insert_at(terms: list[Term]) -> int:
-    """Before `all` (nothing after it is evaluated), else before `redirect=`, else at the end."""
-    for wanted in ("all", "redirect"):
-        for index, term in enumerate(terms):
-            if term.name == wanted:
-                return index
-    return len(terms)
+    return body, ending
 
 
 def _covered(address: str, terms: list[Term]) -> bool:

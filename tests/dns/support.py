@@ -56,13 +56,17 @@ def make_domain(owner: User, server: Server, name: str, **fields: Any) -> Sendin
 
 
 def connect(
-    owner: User, kind: str, queue: Huey, secret: dict[str, str] | None = None
+    owner: User,
+    kind: str,
+    queue: Huey,
+    secret: dict[str, str] | None = None,
+    label: str = "",
 ) -> DnsAccount:
     """Connect an account through the real action and its test job."""
     credential = create_credential(
         owner, kind, f"{kind} {uuid.uuid4().hex[:4]}", secret or CREDENTIALS[kind]
     )
-    account, _job = actions.connect_account(owner, credential, f"{kind} account")
+    account, _job = actions.connect_account(owner, credential, label or f"{kind} account")
     drain(queue)
     account.refresh_from_db()
     return account

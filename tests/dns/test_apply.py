@@ -12,7 +12,8 @@ from lab.providers.base import FakeProvider, Request, Response
 from lab.providers.namecom import FakeNameCom
 from mailpanel.accounts.models import User
 from mailpanel.dns import actions
-from mailpanel.dns.models import DnsPlan, PlanState
+from mailpanel.dns.models import DnsPlan, DomainZone, PlanState
+from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.models import JobState
 from tests.dns.conftest import PROVIDERS, ZONE_OF, Fakes
 from tests.dns.support import (
@@ -311,3 +312,76 @@ def test_a_plan_touching_much_of_a_zone_is_refused_until_the_owner_forces_it(
     rows = zone_rows(lab_like.store, "cloudflare", "example.test")
     assert len([r for r in rows if r["name"].startswith("web")]) == 6
     assert len(writes(lab_like.cloudflare)) == 1  # one batch
+
+
+@pytest.mark.parametrize("kind", PROVIDERS)
+def test_a_server_move_takes_back_only_what_the_panel_wrote(
+    user: User, lab_like: Fakes, dns_server: DnsServer, queue: Huey, kind: str
+) -> None:
+    zone = ZONE_OF[kind]
+    name = f"moves.{zone}"
+    [zone_row] = [z for z in lab_like.store.zones(kind) if z["name"] == zone]
+    theirs = {
+        name: "v=spf1 mx ip4:198.51.100.9 ~all",
+        f"_dmarc.{name}": "v=DMARC1; p=none; rua=mailto:agg@reports.test; sp=reject",
+    }
+    for owner, value in theirs.items():
+        lab_like.store.add_record(zone_row["id"], owner, "TXT", value, 3600)
+    domain = setup_domain(user, kind, queue, sub="moves")
+    first = plan_and_apply(domain, queue)  # type: ignore[arg-type]
+    assert first.state == PlanState.APPLIED, job_text(first.apply_job)
+    assert answers(dns_server, name, "TXT") == [
+        "v=spf1 mx ip4:198.51.100.9 ip4:192.0.2.25 ip6:2001:db8::25 ~all"
+    ]
+    assert answers(dns_server, f"_dmarc.{name}", "TXT") == [
+        "v=DMARC1; p=quarantine; rua=mailto:agg@reports.test; sp=reject"
+    ]
+
+    # The domain moves to a server with another name and address; reports go elsewhere.
+    old_server = domain.server  # type: ignore[attr-defined]
+    moved = make_server(user, mail_hostname=f"mx2.{zone}", ips=("192.0.2.77",))
+    SendingDomain.objects.filter(pk=domain.pk).update(  # type: ignore[attr-defined]
+        server=moved, dmarc_report_address=f"dmarc@{zone}"
+    )
+    second = plan_and_apply(SendingDomain.objects.get(pk=domain.pk), queue)  # type: ignore[attr-defined]
+    assert second.state == PlanState.APPLIED, job_text(second.apply_job)
+    assert "takes back ip4:192.0.2.25 ip6:2001:db8::25" in " | ".join(second.content["notes"])
+    assert answers(dns_server, name, "TXT") == ["v=spf1 mx ip4:198.51.100.9 ip4:192.0.2.77 ~all"]
+    assert answers(dns_server, f"mx2.{zone}", "A") == ["192.0.2.77"]
+    assert answers(dns_server, name, "MX") == [f"10 mx2.{zone}."]
+    assert answers(dns_server, f"_dmarc.{name}", "TXT") == [
+        f"v=DMARC1; p=quarantine; rua=mailto:agg@reports.test,mailto:dmarc@{zone}; sp=reject"
+    ]
+    # The old server still has its name: its address stays while it exists.
+    assert answers(dns_server, f"mail.{zone}", "A") == ["192.0.2.25"]
+
+    old_server.delete()
+    third = plan_and_apply(SendingDomain.objects.get(pk=domain.pk), queue)  # type: ignore[attr-defined]
+    assert third.state == PlanState.APPLIED, job_text(third.apply_job)
+    assert f"mail.{zone} A 192.0.2.25 comes down" in " | ".join(third.content["notes"])
+    assert answers(dns_server, f"mail.{zone}", "A") == []
+    assert answers(dns_server, f"mail.{zone}", "AAAA") == []
+
+    # Then the owner takes the address away again: only the panel's report address goes.
+    SendingDomain.objects.filter(pk=domain.pk).update(dmarc_report_address="")  # type: ignore[attr-defined]
+    fourth = plan_and_apply(SendingDomain.objects.get(pk=domain.pk), queue)  # type: ignore[attr-defined]
+    assert fourth.state == PlanState.APPLIED, job_text(fourth.apply_job)
+    assert answers(dns_server, f"_dmarc.{name}", "TXT") == [
+        "v=DMARC1; p=quarantine; rua=mailto:agg@reports.test; sp=reject"
+    ]
+
+
+def test_the_panels_ledger_stays_with_its_zone_and_is_forgotten_on_another(
+    user: User, lab_like: Fakes, queue: Huey
+) -> None:
+    domain = make_domain(user, make_server(user), "news.example.test")
+    first = connect(user, "cloudflare", queue)
+    link = actions.link_zone(domain, first, "example.test")
+    ledger = {"spf": ["ip4:192.0.2.25"], "report_uris": [], "hosts": []}
+    DomainZone.objects.filter(pk=link.pk).update(published=ledger)
+
+    assert actions.link_zone(domain, first, "example.test").published == ledger
+    second = connect(
+        user, "cloudflare", queue, label="second"
+    )  # the same zone through another account
+    assert actions.link_zone(domain, second, "example.test").published == {}

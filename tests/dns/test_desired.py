@@ -5,6 +5,7 @@ from __future__ import annotations
 from mailpanel.dns.desired import (
     DkimPublication,
     MailDomain,
+    Published,
     build,
     mta_sts_id,
     mta_sts_policy,
@@ -125,3 +126,52 @@ def test_retired_selectors_are_in_scope_with_nothing_wanted() -> None:
     old = Record("mp202512._domainkey.news.example.test", "TXT", "v=DKIM1; p=old", 300)
     assert desired.scope_of(old) is not None
     assert not [w for w in desired.wanted if w.record.name == old.name]
+
+
+def test_the_set_says_what_the_panel_will_own_once_applied() -> None:
+    existing = [
+        Record("news.example.test", "TXT", "v=spf1 ip4:192.0.2.25 mx -all", 300),
+        Record("_dmarc.news.example.test", "TXT", "v=DMARC1; p=none; rua=mailto:x@y.test", 300),
+    ]
+    ours = build(domain(), "example.test", existing, ttl=300).ours
+    assert ours.spf == ("ip6:2001:db8::25",)  # the ip4 term was the owner's already
+    assert ours.report_uris == ("mailto:dmarc@example.test",)
+    assert ours.hosts == (
+        ("mail.example.test", "A", "192.0.2.25"),
+        ("mail.example.test", "AAAA", "2001:db8::25"),
+    )
+    assert Published.from_json(ours.to_json()) == ours
+
+
+def test_the_address_of_a_mail_host_the_domain_left_comes_down_and_only_that() -> None:
+    before = Published(hosts=(("mail.example.test", "A", "192.0.2.25"),))
+    moved = domain(mail_host="mx2.example.test", ipv4=("192.0.2.26",), ipv6=(), published=before)
+    old = Record("mail.example.test", "A", "192.0.2.25", 300)
+    theirs = Record("mail.example.test", "A", "198.51.100.1", 300)
+    desired = build(moved, "example.test", [old, theirs], ttl=300)
+    assert desired.scope_of(old) is not None and desired.scope_of(theirs) is None
+    assert not [w for w in desired.wanted if w.record.name == "mail.example.test"]
+    assert any("mail.example.test A 192.0.2.25 comes down" in n for n in desired.notes)
+
+
+def test_replacing_another_providers_mx_is_said_out_loud() -> None:
+    existing = [Record("news.example.test", "MX", "aspmx.mail.test", 300, 1)]
+    desired = build(domain(), "example.test", existing, ttl=300)
+    assert any(
+        "goes to aspmx.mail.test today" in n and "mail.example.test only" in n
+        for n in desired.notes
+    )
+    assert not [n for n in build(domain(), "example.test", [], ttl=300).notes if "MX" in n]
+
+
+def test_a_former_mail_host_another_server_still_uses_keeps_its_address() -> None:
+    before = Published(hosts=(("mail.example.test", "A", "192.0.2.25"),))
+    moved = domain(
+        mail_host="mx2.example.test",
+        published=before,
+        hosts_in_use=("mail.example.test", "mx2.example.test"),
+    )
+    old = Record("mail.example.test", "A", "192.0.2.25", 300)
+    desired = build(moved, "example.test", [old], ttl=300)
+    assert desired.scope_of(old) is None
+    assert ("mail.example.test", "A", "192.0.2.25") in desired.ours.hosts  # still the panel's

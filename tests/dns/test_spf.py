@@ -31,10 +31,32 @@ def test_an_address_already_covered_by_a_range_is_not_added_again() -> None:
     assert merge_spf([existing], V4, V6).value == existing
 
 
-def test_two_records_become_one_with_a_note() -> None:
+def test_two_records_become_one_that_still_evaluates_every_mechanism() -> None:
     merged = merge_spf(["v=spf1 include:a.test -all", "v=spf1 include:b.test ?all"], V4, ())
-    assert merged.value == "v=spf1 include:a.test ip4:192.0.2.25 -all include:b.test ?all"
-    assert "merges them into one" in merged.notes[0]
+    # Nothing after `all` is evaluated: b.test's senders must come before it.
+    assert merged.value == "v=spf1 include:a.test include:b.test ip4:192.0.2.25 -all"
+    assert "merges them into one, ending in -all (dropped: ?all)" in merged.notes[0]
+
+
+def test_the_terms_the_panel_added_are_its_own() -> None:
+    assert merge_spf([], V4, V6).ours == ("ip4:192.0.2.25", "ip6:2001:db8::25")
+    merged = merge_spf(["v=spf1 mx ip4:192.0.2.25 ~all"], V4, V6)
+    assert merged.ours == ("ip6:2001:db8::25",)  # the owner wrote the ip4 term
+
+
+def test_an_address_the_server_lost_is_taken_back_but_never_the_owners() -> None:
+    published = "v=spf1 mx ip4:198.51.100.9 ip4:203.0.113.4 ip4:192.0.2.25 -all"
+    merged = merge_spf([published], ("192.0.2.26",), (), ours=("ip4:203.0.113.4", "ip4:192.0.2.25"))
+    assert merged.value == "v=spf1 mx ip4:198.51.100.9 ip4:192.0.2.26 -all"
+    assert merged.ours == ("ip4:192.0.2.26",)
+    assert "takes back ip4:203.0.113.4 ip4:192.0.2.25" in merged.notes[0]
+
+
+def test_a_term_the_panel_added_stays_while_the_server_has_the_address() -> None:
+    published = "v=spf1 include:mailer.test ip4:192.0.2.25 -all"
+    merged = merge_spf([published], V4, (), ours=("ip4:192.0.2.25",))
+    assert merged.value == published and not merged.notes
+    assert merged.ours == ("ip4:192.0.2.25",)
 
 
 def test_new_addresses_go_before_a_redirect_when_there_is_no_all() -> None:
