@@ -25,11 +25,7 @@ django.setup()
 
 from bench.onboard.steps import Onboarding  # noqa: E402
 from lab.lab import Lab  # noqa: E402
-
-try:
-    from lab.lock import hold_machine_lock
-except ImportError:  # an older checkout: the lock lived in the pytest plugin
-    from lab.pytest_plugin import _hold_machine_lock as hold_machine_lock
+from lab.lock import hold_machine_lock  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 TARGET_S = 120.0

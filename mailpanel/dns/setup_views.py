@@ -113,8 +113,11 @@ def _add_domain(request: AuthedRequest, state: SetupState) -> HttpResponse | Non
 
 def _plan(request: AuthedRequest, state: SetupState) -> None:
     form = PlanForm(request.POST)
-    if state.domain is None or not form.is_valid():
-        messages.error(request, "Give a TTL between 1 and 604800 seconds.")
+    if state.domain is None:
+        messages.error(request, "Add the sending domain first.")
+        return
+    if not form.is_valid():
+        messages.error(request, "TTL: " + " ".join(form.errors.get("ttl", ["not valid."])))
         return
     try:
         actions.start_plan(state.domain, form.cleaned_data["ttl"], form.cleaned_data["force"])

@@ -133,3 +133,16 @@ def test_the_setup_starts_by_adding_a_server_and_lists_setups_to_resume(
     assert response["Location"] == reverse("dns_setup_server", args=[server.pk])
     page = owner_client.get(reverse("dns_setup")).content.decode()
     assert "next: Confirm its host key" in page
+
+
+@pytest.mark.django_db
+def test_planning_says_what_is_missing_and_starts_nothing(user: User, owner_client: Client) -> None:
+    server = make_server(user)
+    url = reverse("dns_setup_server", args=[server.pk])
+    early = owner_client.post(url, {"step": "plan", "ttl": "3600"}, follow=True).content.decode()
+    assert "Add the sending domain first." in early
+
+    make_domain(user, server, "news.example.test")
+    bad = owner_client.post(url, {"step": "plan", "ttl": "9999999"}, follow=True).content.decode()
+    assert "TTL: Ensure this value is less than or equal to 604800." in bad
+    assert not DnsPlan.objects.exists() and not Job.objects.exists()
