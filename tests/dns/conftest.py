@@ -46,7 +46,6 @@ ZONE_OF = {
 PROVIDERS = tuple(ZONE_OF)
 
 
-@pytest.hookimpl(trylast=True)
 @dataclass
 class Fakes:
     cloudflare: FakeCloudflare

@@ -164,29 +164,30 @@ def order_of(change: Change) -> int:
 
 
 async def run_bounded(jobs: Sequence[Callable[[], Awaitable[None]]], limit: int) -> None:
-    """Run jobs at most `limit` at a time, then raise the first error.
+    """Run jobs at most `limit` at a time, then raise the error that happened first.
 
     A write in flight is never cancelled (its outcome would be unknown); after a failure the
-    jobs not yet started are skipped.
+    jobs not yet started are skipped. The first error in time is the one that stopped the run:
+    a job in flight may fail later (for the same cause, often), and job order says nothing.
     """
     semaphore = asyncio.Semaphore(limit)
-    failed = False
+    errors: list[BaseException] = []  # in the order they happened
 
     async def run(job: Callable[[], Awaitable[None]]) -> None:
-        nonlocal failed
         async with semaphore:
-            if failed:
+            if errors:
                 return
             try:
                 await job()
-            except BaseException:
-                failed = True
+            except BaseException as exc:
+                errors.append(exc)
                 raise
 
     results = await asyncio.gather(*(run(job) for job in jobs), return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
+    # A cancellation while waiting for the semaphore is in the results only.
+    failures = errors or [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
 
 
 # -- the neutral form -----------------------------------------------------------------------

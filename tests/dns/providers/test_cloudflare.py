@@ -6,15 +6,19 @@ What every provider does alike is in test_contract.py.
 
 from __future__ import annotations
 
+import pytest
+
 from lab.providers.base import Request, Response
 from lab.providers.cloudflare import FakeCloudflare
+from lab.zonestore import ZoneStore
 from mailpanel.dns.providers.base import DnsProvider
 from mailpanel.dns.providers.cloudflare import CloudflareDns
 from mailpanel.dns.providers.registry import make_provider
-from mailpanel.dns.types import Action, Change, Record
+from mailpanel.dns.types import Action, Change, ErrorKind, ProviderError, Record
 from tests.dns.providers.conftest import (
     CF_TOKEN,
     FAST,
+    OUR_ZONES,
     ZONE,
     create,
     reset,
@@ -129,6 +133,97 @@ async def test_it_falls_back_to_single_calls_when_batch_is_missing(
     assert result.write_calls == 4
     stored = {r["name"]: (r["content"], r["ttl"]) for r in rows(fake)}
     assert stored == {first.name: ("192.0.2.9", 60), f"new.{ZONE}": ("192.0.2.50", 300)}
+
+
+def cloudflare_errors(status: int, *errors: tuple[int, str]) -> Response:
+    body = [{"code": code, "message": message} for code, message in errors]
+    return Response(status, {"success": False, "errors": body, "messages": [], "result": None})
+
+
+class FakeCloudflareBatchAnswer(FakeCloudflare):
+    """The batch path gives one fixed answer, as an API without it or a gateway before it might."""
+
+    def __init__(self, store: ZoneStore, answer: Response) -> None:
+        super().__init__(store)
+        self.answer = answer
+
+    def _batch(self, req: Request) -> Response:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        cloudflare_errors(405, (7000, "Method not allowed")),
+        cloudflare_errors(400, (7000, "No route for that URI")),  # as the real API often says
+        Response(404, "404 page not found"),  # not Cloudflare's envelope: a gateway's
+    ],
+    ids=["405", "400-no-route", "404-not-json"],
+)
+async def test_other_answers_of_a_missing_batch_route_fall_back_to_single_calls(
+    store: ZoneStore, answer: Response
+) -> None:
+    fake = FakeCloudflareBatchAnswer(store, answer)
+    fake.add_account(CF_TOKEN, OUR_ZONES)
+    with fake:
+        async with make_provider("cloudflare", {"token": CF_TOKEN}, fake.base_url) as provider:
+            zone = await zone_of(provider)
+            reset(fake)
+            changes = [create(f"a.{ZONE}", "A", "192.0.2.1"), create(f"b.{ZONE}", "A", "192.0.2.2")]
+            result = await provider.apply(zone, changes)
+
+    assert [(r.method, r.status) for r in settled(fake)] == [
+        ("POST", answer.status),
+        ("POST", 200),
+        ("POST", 200),
+    ]
+    assert result.write_calls == 3
+    assert sorted(r["name"] for r in rows(fake)) == [f"a.{ZONE}", f"b.{ZONE}"]
+
+
+class FakeCloudflareBothZoneCodes(FakeCloudflare):
+    """An unknown zone answered as the real API also does: 400, with 7003 and 7000 together."""
+
+    def _no_zone(self, req: Request) -> Response:
+        [error] = super()._no_zone(req).body["errors"]
+        return self.errors(400, [error, {"code": 7000, "message": "No route for that URI"}])
+
+
+@pytest.mark.parametrize(
+    ("fake_class", "status"),
+    [(FakeCloudflare, 404), (FakeCloudflareBothZoneCodes, 400)],
+    ids=["7003", "7003-and-7000"],
+)
+async def test_a_batch_to_a_deleted_zone_fails_in_cloudflares_words_and_is_not_replayed(
+    store: ZoneStore, fake_class: type[FakeCloudflare], status: int
+) -> None:
+    fake = fake_class(store)
+    fake.add_account(CF_TOKEN, OUR_ZONES)
+    with fake:
+        async with make_provider(
+            "cloudflare", {"token": CF_TOKEN}, fake.base_url, retry=FAST
+        ) as provider:
+            gone, other = await zone_of(provider), await zone_of(provider, "other.test")
+            store.delete_zone(gone.id)
+            reset(fake)
+            with pytest.raises(ProviderError) as caught:
+                await provider.apply(
+                    gone, [create(f"mail.{ZONE}", "A", "192.0.2.10"), create(ZONE, "TXT", "v=1")]
+                )
+            refused = [(r.method, r.path, r.status) for r in settled(fake)]
+            reset(fake)
+            next_zone = await provider.apply(other, [create("mail.other.test", "A", "192.0.2.20")])
+
+    batch_path = f"{fake.prefix}/zones/{gone.id}/dns_records/batch"
+    assert refused == [("POST", batch_path, status)]  # and no single calls after it
+    error = caught.value
+    assert (error.kind, error.status) == (ErrorKind.NOT_FOUND, status)
+    assert error.provider_message.startswith(
+        f"Could not route to /zones/{gone.id}, perhaps your object identifier is invalid?"
+    )
+    assert error.hint == "plan again: the zone or record is gone"
+    assert (next_zone.write_calls, batch_calls(fake)) == (1, 1)  # batching is still on
+    assert [r["name"] for r in rows(fake, "other.test")] == ["mail.other.test"]
 
 
 async def test_bare_txt_content_from_elsewhere_reads_the_same(

@@ -11,7 +11,11 @@ from mailpanel.dns.types import ErrorKind, ProviderError, Record
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 AUTH_CODES = frozenset({1000, 9109, 10000})
 DUPLICATE_CODES = frozenset({81057, 81058})
-NOT_FOUND_CODES = frozenset({81044})
+# 7003 "Could not route to /zones/<id>/..., perhaps your object identifier is invalid?": the
+# path exists but the zone does not (deleted, or not this token's); 81044: no such record.
+NOT_FOUND_CODES = frozenset({7003, 81044})
+NO_ROUTE_CODE = 7000  # "No route for that URI"
+NO_ROUTE_HINT = "Cloudflare has no such API endpoint; check the API base URL"
 RATE_LIMIT_CODES = frozenset({10100})
 AUTH_HINT = "the API token was revoked or lacks DNS edit permission for this zone"
 PRIORITY_TYPES = frozenset({"MX", "SRV"})
@@ -37,6 +41,8 @@ def classify(status: int, codes: set[Any]) -> tuple[ErrorKind, str]:
         return ErrorKind.AUTH, AUTH_HINT
     if status == 429 or codes & RATE_LIMIT_CODES:
         return ErrorKind.RATE_LIMITED, "Cloudflare allows 1,200 requests per 5 minutes per token"
+    if no_route(status, codes):
+        return ErrorKind.UNKNOWN, NO_ROUTE_HINT
     if codes & NOT_FOUND_CODES or status == 404:
         return ErrorKind.NOT_FOUND, "plan again: the zone or record is gone"
     if status >= 500:
@@ -44,6 +50,32 @@ def classify(status: int, codes: set[Any]) -> tuple[ErrorKind, str]:
     if status == 400:
         return ErrorKind.VALIDATION, ""
     return ErrorKind.UNKNOWN, ""
+
+
+def no_route(status: int, codes: set[Any]) -> bool:
+    """Cloudflare found no endpoint for the request, so nothing was done.
+
+    405: the path exists for other methods only. 7000 "No route for that URI" comes with 404
+    (and with 400 in reports of the real API); but next to 7003 it only means the zone id in a
+    path that does exist is unknown, which is a real error. A 404 with no Cloudflare error code
+    at all did not come from the API's handlers (a gateway in front of it), so nothing ran.
+    """
+    if status == 405:
+        return True
+    if codes & NOT_FOUND_CODES:
+        return False
+    if NO_ROUTE_CODE in codes:
+        return status in (400, 404)
+    return status == 404 and not codes
+
+
+def is_no_route(error: ProviderError) -> bool:
+    """Whether the error is a `no_route` answer.
+
+    ProviderHttp rebuilds every error to scrub secrets from it, keeping only kind, words, hint
+    and status, so parse_error's verdict (it alone sees the error codes) travels in the hint.
+    """
+    return error.hint == NO_ROUTE_HINT
 
 
 def result_of(body: Any) -> Any:

@@ -10,6 +10,7 @@ from mailpanel.dns.providers.cloudflare.client import (
     DEFAULT_BASE_URL,
     BatchOps,
     CloudflareClient,
+    is_no_route,
     record_from_wire,
     record_to_wire,
 )
@@ -17,7 +18,6 @@ from mailpanel.dns.providers.http import RetryPolicy
 from mailpanel.dns.types import Action, Change, ErrorKind, ProviderError, Record, Zone
 
 FREE_PLAN_BATCH_LIMIT = 200
-BATCH_MISSING = frozenset({404, 405})
 Operation = tuple[str, dict[str, Any]]  # (batch list name, item)
 
 
@@ -42,7 +42,7 @@ class CloudflareDns(DnsProvider):
         self.client = CloudflareClient(token, base_url or DEFAULT_BASE_URL, retry)
         super().__init__(self.client.http)
         self.batch_limit = batch_limit
-        self.batch_available = True  # False once the batch endpoint answered 404/405
+        self.batch_available = True  # False once Cloudflare said it has no batch endpoint
 
     async def verify(self) -> None:
         status = (await self.client.verify_token()).get("status")
@@ -67,14 +67,19 @@ class CloudflareDns(DnsProvider):
             await self._one_by_one(zone, chunk)
 
     async def _batch(self, zone: Zone, chunk: list[Operation]) -> bool:
-        """Send one batch; False if this API has no batch endpoint (then nothing was done)."""
+        """Send one batch; False if this API has no batch endpoint (then nothing was done).
+
+        Only an answer that the route is missing means that (see `no_route`): any other error,
+        a 404 for a deleted zone included, would refuse the single calls too, or worse apply
+        part of a change set the batch refused whole.
+        """
         ops: BatchOps = {}
         for kind, item in chunk:
             ops.setdefault(kind, []).append(item)
         try:
             await self.client.batch(zone.id, ops)
         except ProviderError as exc:
-            if exc.status not in BATCH_MISSING:
+            if not is_no_route(exc):
                 raise
             self.batch_available = False
             return False
