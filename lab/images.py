@@ -53,8 +53,10 @@ MAIL_PACKAGES = (
     "ssl-cert",
     # The benchmarks run Ansible's modules on these hosts, and Ansible needs Python.
     "python3",
-    # The ACME path runs certbot on the host (against the lab's pebble).
+    # The ACME path runs certbot on the host (against the lab's pebble), and nginx serves
+    # the domains' MTA-STS policies over the certificates it gets.
     "certbot",
+    "nginx",
 )
 
 # Runs inside the fresh debootstrap tree. Host keys are removed so that every
@@ -97,7 +99,7 @@ chmod 755 /usr/sbin/policy-rc.d
 echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
 apt-get update -q
 apt-get install -y -q --no-install-recommends "$@"
-for unit in postfix.service opendkim.service dovecot.service dovecot.socket; do
+for unit in postfix.service opendkim.service dovecot.service dovecot.socket nginx.service; do
   if [ -e "/lib/systemd/system/$unit" ]; then systemctl disable "$unit"; fi
 done
 rm -f /usr/sbin/policy-rc.d

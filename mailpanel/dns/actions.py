@@ -156,6 +156,21 @@ def start_apply(plan: DnsPlan, force: bool = False) -> Job:
     return plan.apply_job
 
 
+def start_verify(plan: DnsPlan) -> Job:
+    """Ask the resolvers again for an applied plan's records (DNS takes its time)."""
+    if plan.state != PlanState.APPLIED:
+        raise DnsActionRefused("Only an applied plan's records can be checked: apply it first.")
+    return start_job(
+        plan.owner, "dns.verify", target=plan.domain.name, params={"plan_id": str(plan.pk)}
+    )
+
+
+def latest_verify(plan: DnsPlan) -> Job | None:
+    return Job.objects.filter(
+        owner_id=plan.owner_id, kind="dns.verify", params__plan_id=str(plan.pk)
+    ).first()
+
+
 def start_rotation(domain: SendingDomain) -> Job:
     if not DomainZone.objects.filter(domain=domain).exists():
         raise DnsActionRefused("Link this domain to a zone first: rotation publishes the new key.")

@@ -18,7 +18,7 @@ from mailpanel.dns.spf import LookupCount, SpfMerge, is_spf, merge_spf
 from mailpanel.dns.types import Record
 
 MX_PRIORITY = 10
-MTA_STS_MODE = "testing"  # enforce only once the owner serves the policy over HTTPS
+MTA_STS_MODE = "testing"  # senders report TLS failures (TLS-RPT) but still deliver
 MTA_STS_MAX_AGE = 86400
 
 
@@ -84,6 +84,7 @@ class MailDomain:
     report_address: str = ""
     published: Published = Published()
     hosts_in_use: tuple[str, ...] = ()  # mail hosts of the owner's servers: never taken down
+    serves_policy: bool = False  # the server serves the MTA-STS policy (ACME certificate)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ KIND_TITLES = {
     "spf": "SPF: who may send",
     "dkim": "DKIM: the signing key",
     "dmarc": "DMARC policy",
-    "mta-sts": "MTA-STS: TLS required for inbound mail",
+    "mta-sts": "MTA-STS: TLS for inbound mail, and where its policy is served",
     "tls-rpt": "TLS-RPT: reports on TLS failures",
 }
 
@@ -154,11 +155,15 @@ def tagged(existing: Sequence[Record], scope: Scope) -> list[str]:
     return [r.content for r in existing if scope.covers(r)]
 
 
-def mta_sts_policy(domain: MailDomain) -> str:
-    return (
-        f"version: STSv1\nmode: {MTA_STS_MODE}\nmx: {domain.mail_host}\n"
-        f"max_age: {MTA_STS_MAX_AGE}\n"
-    )
+def mta_sts_policy(mail_host: str) -> str:
+    """The policy file (RFC 8461 3.2), lines ending in CRLF as the RFC's grammar has them."""
+    lines = [
+        "version: STSv1",
+        f"mode: {MTA_STS_MODE}",
+        f"mx: {mail_host}",
+        f"max_age: {MTA_STS_MAX_AGE}",
+    ]
+    return "".join(line + "\r\n" for line in lines)
 
 
 def mta_sts_id(policy: str) -> str:
@@ -184,6 +189,8 @@ def build(
         desired.refusals.append(Refusal(f"{domain.name} is not inside the zone {zone}"))
         return desired
     hosts = _host(desired, domain, zone, existing, ttl)
+    hosts += _policy_host(desired, domain, existing, ttl)
+    hosts += _former_hosts(desired, domain, zone, existing)
     name = domain.name
     _mx(desired, domain, existing, ttl)
     spf_ours = _spf(desired, domain, existing, ttl, spf, lookups)
@@ -196,7 +203,7 @@ def build(
     scope = Scope("dmarc", f"_dmarc.{name}", "TXT", "v=DMARC1")
     dmarc = merge_dmarc(tagged(existing, scope), domain.dmarc_policy, domain.report_address, ours)
     desired.add(scope, (dmarc.value, None), ttl=ttl)
-    sts = f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain))}"
+    sts = f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain.mail_host))}"
     desired.add(Scope("mta-sts", f"_mta-sts.{name}", "TXT", "v=STSv1"), (sts, None), ttl=ttl)
     scope = Scope("tls-rpt", f"_smtp._tls.{name}", "TXT", "v=TLSRPTv1")
     rpt = merge_tls_rpt(tagged(existing, scope), tls_rpt_address(domain), ours)
@@ -219,33 +226,67 @@ def _mx(desired: DesiredSet, domain: MailDomain, existing: Sequence[Record], ttl
     desired.add(scope, (domain.mail_host, MX_PRIORITY), ttl=ttl)
 
 
+HostRecords = tuple[tuple[str, str, str], ...]  # (name, type, address)
+
+
 def _host(
     desired: DesiredSet, domain: MailDomain, zone: str, existing: Sequence[Record], ttl: int
-) -> tuple[tuple[str, str, str], ...]:
-    """The mail host's A/AAAA; those of a host the domain left come down. Returns the panel's."""
-    host = domain.mail_host
+) -> HostRecords:
+    """The mail host's A/AAAA, where the panel may publish them. Returns them."""
+    if not _may_publish_host(desired, domain, zone, existing):
+        return ()
+    return _addresses(desired, "host", domain.mail_host, domain, ttl)
+
+
+def _addresses(
+    desired: DesiredSet, kind: str, name: str, domain: MailDomain, ttl: int
+) -> HostRecords:
+    desired.add(Scope(kind, name, "A"), *((a, None) for a in domain.ipv4), ttl=ttl)
+    desired.add(Scope(kind, name, "AAAA"), *((a, None) for a in domain.ipv6), ttl=ttl)
+    return tuple((name, "A", a) for a in domain.ipv4) + tuple(
+        (name, "AAAA", a) for a in domain.ipv6
+    )
+
+
+def _policy_host(
+    desired: DesiredSet, domain: MailDomain, existing: Sequence[Record], ttl: int
+) -> HostRecords:
+    """mta-sts.<domain> points at the server, which serves the MTA-STS policy there."""
+    name = f"mta-sts.{domain.name}"
+    if not domain.serves_policy:
+        desired.notes.append(
+            "MTA-STS: the policy is served only by a server with an ACME certificate (senders "
+            "fetch it over trusted HTTPS); until then senders find no policy, so mail still flows"
+        )
+        return ()
+    if any(r.name == name and r.type == "CNAME" for r in existing):
+        desired.notes.append(f"{name} is a CNAME: the MTA-STS policy is left to where it points")
+        return ()
+    if not domain.ipv4 and not domain.ipv6:
+        return ()  # refused already, for the mail host
+    return _addresses(desired, "mta-sts", name, domain, ttl)
+
+
+def _former_hosts(
+    desired: DesiredSet, domain: MailDomain, zone: str, existing: Sequence[Record]
+) -> HostRecords:
+    """Address records the panel published for names no longer wanted come down, unless a
+    server of the owner still goes by that name. Returns those kept (still the panel's)."""
     kept: list[tuple[str, str, str]] = []
     for name, rtype, address in domain.published.hosts:
-        if name == host or not in_zone(name, zone):
+        wanted = any((s.name, s.type) == (name, rtype) for s in desired.scopes)
+        if wanted or not in_zone(name, zone):
             continue
-        if name in domain.hosts_in_use:  # another server still goes by that name
+        if name in domain.hosts_in_use:
             kept.append((name, rtype, address))
-        else:
-            desired.scopes.append(Scope("host", name, rtype, values=(address,)))
-            if any(r.name == name and r.type == rtype and r.content == address for r in existing):
-                desired.notes.append(
-                    f"{name} {rtype} {address} comes down: the panel published it for a mail "
-                    "host this domain no longer uses"
-                )
-    if not _may_publish_host(desired, domain, zone, existing):
-        return tuple(kept)
-    desired.add(Scope("host", host, "A"), *((a, None) for a in domain.ipv4), ttl=ttl)
-    desired.add(Scope("host", host, "AAAA"), *((a, None) for a in domain.ipv6), ttl=ttl)
-    return (
-        tuple(kept)
-        + tuple((host, "A", a) for a in domain.ipv4)
-        + tuple((host, "AAAA", a) for a in domain.ipv6)
-    )
+            continue
+        desired.scopes.append(Scope("host", name, rtype, values=(address,)))
+        if any(r.name == name and r.type == rtype and r.content == address for r in existing):
+            desired.notes.append(
+                f"{name} {rtype} {address} comes down: the panel published it for a host "
+                "this domain no longer uses"
+            )
+    return tuple(kept)
 
 
 def _may_publish_host(

@@ -23,8 +23,10 @@ from mailpanel.dns.plan import Plan, from_json, to_json
 from mailpanel.dns.providers.base import DnsProvider
 from mailpanel.dns.providers.registry import make_provider
 from mailpanel.dns.types import ProviderError, Zone
+from mailpanel.dns.verify import Visibility, wait_visible
 from mailpanel.jobs.context import JobContext, JobFailed
 from mailpanel.jobs.registry import job_kind
+from mailpanel.servers.actions import start_server_job
 from mailpanel.servers.facts import resolver
 from mailpanel.servers.sshloop import EventSink, run_on_ssh_loop
 from mailpanel.vault.access import open_for_job
@@ -163,7 +165,45 @@ def apply_records(ctx: JobContext) -> None:
             "The zone changed since you reviewed this plan, so nothing was written. "
             f"Review the new plan (plan {fresh.pk}) and apply that one."
         )
-    row.result = [
+    row.result = visibility_json(done.visibility)
+    row.state, row.applied_at = PlanState.APPLIED, timezone.now()
+    with transaction.atomic():
+        row.save(update_fields=["result", "state", "applied_at"])
+        DomainZone.objects.filter(pk=link.pk).update(published=done.plan.ours.to_json())
+    answered = report_visibility(ctx, row.result)
+    status = f"{done.writes} write call(s); {answered}"
+    ctx.log(f"Applied: {status}.")
+    serve_policy_when_it_points_here(ctx, row, done.plan, all_visible=answered_all(row.result))
+    ctx.progress(100, status)
+
+
+@job_kind("dns.verify", "Check DNS records")
+def verify_records(ctx: JobContext) -> None:
+    """Ask the resolvers again for an applied plan's records; writes nothing at the provider."""
+    row = DnsPlan.objects.select_related("domain__server").get(
+        pk=str(ctx.params["plan_id"]), owner_id=ctx.job.owner_id
+    )
+    plan = from_json(row.content)
+    found = lookups()
+
+    async def main(sink: EventSink) -> list[Visibility]:
+        servers = ", ".join(str(n) for n in found.resolver.nameservers)
+        sink.log(f"Asking {servers} for {len(plan.wanted)} record(s)")
+        return await wait_visible(
+            plan.wanted, found.resolver, found.timeout, sink.log, found.max_interval
+        )
+
+    waited = not answered_all(row.result)  # the apply left the policy's server alone then
+    row.result = visibility_json(run_on_ssh_loop(ctx, main))
+    row.save(update_fields=["result"])
+    answered = report_visibility(ctx, row.result)
+    if waited:
+        serve_policy_when_it_points_here(ctx, row, plan, all_visible=answered_all(row.result))
+    ctx.progress(100, answered)
+
+
+def visibility_json(found: list[Visibility]) -> list[dict[str, Any]]:
+    return [
         {
             "name": v.wanted.record.name,
             "type": v.wanted.record.type,
@@ -172,23 +212,47 @@ def apply_records(ctx: JobContext) -> None:
             "visible": v.visible,
             "seen": list(v.seen),
         }
-        for v in done.visibility
+        for v in found
     ]
-    row.state, row.applied_at = PlanState.APPLIED, timezone.now()
-    with transaction.atomic():
-        row.save(update_fields=["result", "state", "applied_at"])
-        DomainZone.objects.filter(pk=link.pk).update(published=done.plan.ours.to_json())
-    missing = [r for r in row.result if not r["visible"]]
-    status = (
-        f"{done.writes} write call(s); {len(row.result) - len(missing)}/{len(row.result)} visible"
-    )
+
+
+def answered_all(result: list[dict[str, Any]]) -> bool:
+    return all(r["visible"] for r in result)
+
+
+def report_visibility(ctx: JobContext, result: list[dict[str, Any]]) -> str:
+    """Log each record not answered yet; returns "n/m visible"."""
+    missing = [r for r in result if not r["visible"]]
     for item in missing:
         ctx.log(
             f"Not visible yet: {item['name']} {item['type']} (seen: {item['seen'] or 'nothing'})",
             "warning",
         )
-    ctx.log(f"Applied: {status}.")
-    ctx.progress(100, status)
+    return f"{len(result) - len(missing)}/{len(result)} visible"
+
+
+def serve_policy_when_it_points_here(
+    ctx: JobContext, row: DnsPlan, plan: Plan, *, all_visible: bool
+) -> None:
+    """mta-sts.<domain> now points at the server: provision it, so it gets the name's
+    certificate and serves the policy (senders fetch it only over trusted HTTPS)."""
+    server = row.domain.server
+    pointed = [
+        c.record.name
+        for c in plan.changes
+        if c.kind == "mta-sts" and c.record.type in ("A", "AAAA") and c.change.after is not None
+    ]
+    if not pointed or server.tls_mode != "acme":
+        return
+    if not all_visible:
+        ctx.log(
+            f"{pointed[0]} is not answered everywhere yet: provision the server once it is, "
+            "to serve the MTA-STS policy",
+            "warning",
+        )
+        return
+    job = start_server_job(server, "server.converge")
+    ctx.log(f"{pointed[0]} points at {server.name} now: provisioning it (job {job.pk}).")
 
 
 def supersede(row: DnsPlan, plan: Plan) -> DnsPlan:

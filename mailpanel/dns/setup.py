@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailpanel.dns.actions import latest_verify
 from mailpanel.dns.models import DnsPlan, DomainZone, PlanState
 from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.models import Job, JobState
@@ -94,8 +95,12 @@ def _verify_step(plan: DnsPlan | None) -> Step:
     results = plan.result if plan and plan.state == PlanState.APPLIED else []
     visible = sum(1 for r in results if r.get("visible"))
     done = bool(results) and visible == len(results)
+    job = latest_verify(plan) if plan else None
     return Step(
-        "verify", done, detail=f"{visible}/{len(results)} records answered" if results else ""
+        "verify",
+        done,
+        job or (plan.apply_job if plan else None),
+        f"{visible}/{len(results)} records answered" if results else "",
     )
 
 

@@ -117,7 +117,7 @@ def _plan(request: AuthedRequest, state: SetupState) -> None:
         messages.error(request, "Add the sending domain first.")
         return
     if not form.is_valid():
-        messages.error(request, "TTL: " + " ".join(form.errors.get("ttl", ["not valid."])))
+        messages.error(request, "TTL: " + " ".join(str(e) for e in form.errors.get("ttl", [])))
         return
     try:
         actions.start_plan(state.domain, form.cleaned_data["ttl"], form.cleaned_data["force"])
@@ -130,6 +130,15 @@ def _apply(request: AuthedRequest, state: SetupState) -> None:
         return
     try:
         actions.start_apply(state.plan, force=request.POST.get("force") == "on")
+    except actions.DnsActionRefused as exc:
+        messages.error(request, str(exc))
+
+
+def _verify(request: AuthedRequest, state: SetupState) -> None:
+    if state.plan is None:
+        return
+    try:
+        actions.start_verify(state.plan)
     except actions.DnsActionRefused as exc:
         messages.error(request, str(exc))
 
@@ -157,5 +166,6 @@ STEP_ACTIONS: dict[str, StepAction] = {
     "domain": _add_domain,
     "plan": _plan,
     "apply": _apply,
+    "verify": _verify,
     "test": _test,
 }

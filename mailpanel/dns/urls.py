@@ -14,6 +14,7 @@ urlpatterns = [
     path("domains/<uuid:domain_id>/rotate-dkim/", views.dns_rotate, name="dns_rotate"),
     path("plans/<uuid:plan_id>/", views.dns_plan, name="dns_plan"),
     path("plans/<uuid:plan_id>/apply/", views.dns_plan_apply, name="dns_plan_apply"),
+    path("plans/<uuid:plan_id>/verify/", views.dns_plan_verify, name="dns_plan_verify"),
     path("jobs/<uuid:job_id>/watch/", views.dns_job_watch, name="dns_job_watch"),
     path("setup/", setup_views.dns_setup, name="dns_setup"),
     path("setup/<uuid:server_id>/", setup_views.dns_setup_server, name="dns_setup_server"),

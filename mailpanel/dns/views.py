@@ -160,7 +160,8 @@ def dns_plan(request: AuthedRequest, plan_id: UUID) -> HttpResponse:
         "rows": plan_rows(plan.content),
         "results": result_rows(plan.result),
         "busy": plan.state in BUSY,
-        "job": plan.apply_job or plan.plan_job,
+        "job": actions.latest_verify(plan) or plan.apply_job or plan.plan_job,
+        "unanswered": any(not r["visible"] for r in plan.result),
         "apply_form": ApplyForm(),
         "forceable": any(r["forceable"] for r in plan.content.get("refusals", [])),
         "blocked": any(not r["forceable"] for r in plan.content.get("refusals", [])),
@@ -176,6 +177,17 @@ def dns_plan_apply(request: AuthedRequest, plan_id: UUID) -> HttpResponse:
     force = form.is_valid() and form.cleaned_data["force"]
     try:
         actions.start_apply(plan, force=force)
+    except actions.DnsActionRefused as exc:
+        messages.error(request, str(exc))
+    return redirect(_next_or(request, reverse("dns_plan", args=[plan.pk])))
+
+
+@login_required
+@require_POST
+def dns_plan_verify(request: AuthedRequest, plan_id: UUID) -> HttpResponse:
+    plan = get_owned_or_404(DnsPlan.objects.select_related("domain"), request.user, pk=plan_id)
+    try:
+        actions.start_verify(plan)
     except actions.DnsActionRefused as exc:
         messages.error(request, str(exc))
     return redirect(_next_or(request, reverse("dns_plan", args=[plan.pk])))

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dns.exception
+import dns.resolver
 from django.conf import settings
 
-from mailpanel.domains.models import DkimKey, SmtpUser
+from mailpanel.dns.desired import mta_sts_policy
+from mailpanel.dns.inputs import server_addresses
+from mailpanel.domains.models import DkimKey, SendingDomain, SmtpUser
 from mailpanel.jobs.context import JobContext
 from mailpanel.servers.mailstack import Acme, MailStack, SigningDomain
 from mailpanel.servers.models import Server
+from mailpanel.servers.policysite import PolicySite
 from mailpanel.vault.access import open_for_job
 
 
@@ -29,9 +34,42 @@ def build_mail_stack(server: Server, ctx: JobContext) -> MailStack:
         .select_related("domain")
         .order_by("domain__name", "local_part")
     )
+    acme = acme_for(server)
     return MailStack(
-        hostname=server.mail_hostname, domains=signing, users=users, acme=acme_for(server)
+        hostname=server.mail_hostname,
+        domains=signing,
+        users=users,
+        acme=acme,
+        policy_sites=policy_sites(server) if acme else (),
     )
+
+
+def policy_sites(server: Server) -> tuple[PolicySite, ...]:
+    """Each domain's MTA-STS policy, and whether its mta-sts name already points here."""
+    v4, v6 = server_addresses(server.facts)
+    here = {*v4, *v6, server.host}
+    names = SendingDomain.objects.filter(server=server).order_by("name")
+    policy = mta_sts_policy(server.mail_hostname)
+    return tuple(
+        PolicySite(name, policy, points_at(f"mta-sts.{name}", here))
+        for name in names.values_list("name", flat=True)
+    )
+
+
+def points_at(name: str, addresses: set[str]) -> bool:
+    """Whether the configured resolvers answer `name` with one of `addresses`."""
+    res = dns.resolver.Resolver(configure=False)
+    res.nameservers = list(settings.DNS_RESOLVERS)
+    res.port = settings.DNS_RESOLVER_PORT
+    res.lifetime = 5.0
+    for rtype in ("A", "AAAA"):
+        try:
+            answer = res.resolve(name, rtype)
+        except dns.exception.DNSException:
+            continue
+        if any(record.to_text() in addresses for record in answer):
+            return True
+    return False
 
 
 def acme_for(server: Server) -> Acme | None:

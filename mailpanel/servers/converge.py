@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailpanel.servers.mailstack import (
-    SERVICES,
     TLS_CERT,
     TLS_KEY,
     MailStack,
     ManagedFile,
 )
-from mailpanel.servers.ssh import Remote, SshError
+from mailpanel.servers.policysite import PolicySite
+from mailpanel.servers.ssh import CommandFailed, Remote, SshError
 
 SUPPORTED_OS = {("debian", "12"), ("ubuntu", "22.04"), ("ubuntu", "24.04")}
 CERT_MIN_SECONDS = 30 * 86400
@@ -42,6 +42,7 @@ class RemoteState:
     cert_valid: bool = False  # for this hostname, and not expiring within 30 days
     cert_self_signed: bool = False
     aliases_db: bool = False
+    certs: dict[str, bool] = field(default_factory=dict)  # other certificate -> valid 30+ days
 
     def package_installed(self, name: str) -> bool:
         return self.packages.get(name, "missing").startswith("ii")
@@ -61,6 +62,9 @@ while read -r kind arg; do
      else printf 'F %s - - -\n' "$arg"; fi ;;
   S) a=$(systemctl is-active "$arg" 2>/dev/null); e=$(systemctl is-enabled "$arg" 2>/dev/null)
      printf 'S %s %s %s\n' "$arg" "${a:-unknown}" "${e:-unknown}" ;;
+  C) v=0
+     [ -f "$arg" ] && openssl x509 -in "$arg" -noout -checkend "$min" >/dev/null 2>&1 && v=1
+     printf 'C %s %s\n' "$arg" "$v" ;;
   esac
 done
 if [ -f "$cert" ] && command -v openssl >/dev/null; then
@@ -97,13 +101,16 @@ def parse_state(text: str) -> RemoteState:
             )
         elif kind == "A":
             state.aliases_db = rest.strip() == "ok"
+        elif kind == "C" and len(parts) >= 2:
+            state.certs[parts[0]] = parts[1] == "1"
     return state
 
 
 async def read_state(remote: Remote, stack: MailStack, files: list[ManagedFile]) -> RemoteState:
     wanted = [f"P {p}" for p in stack.packages]
     wanted += [f"F {f.path}" for f in files]
-    wanted += [f"S {s}" for s in SERVICES]
+    wanted += [f"S {s}" for s in stack.services]
+    wanted += [f"C {s.cert_path}" for s in stack.policy_sites if stack.serves_policies]
     result = await remote.script(
         READ_STATE,
         TLS_CERT,
@@ -147,7 +154,11 @@ class Converger:
             ManagedFile("/etc/aliases", ALIASES),
             *self.stack.files(),
         ]
-        state = await self._step("read state", read_state(self.remote, self.stack, files))
+        # Every file that may be written is read, also the sites still without a certificate.
+        probe = files + self.stack.policy_files(self.stack.policy_sites)
+        state = await self._step("read state", read_state(self.remote, self.stack, probe))
+        certified = tuple(s for s in self.stack.policy_sites if state.certs.get(s.cert_path))
+        files += self.stack.policy_files(certified)
         self._check_os(state)
         await self._step("packages", self._packages(state))
         await self._step("hostname", self._hostname(state))
@@ -158,6 +169,8 @@ class Converger:
         await self._step("services", self._services(state))
         if self.stack.acme:
             await self._step("ACME certificate", self._acme_certificate(state))
+        if self.stack.serves_policies:
+            await self._step("MTA-STS policies", self._policy_sites(state, certified))
         self.report.seconds = time.monotonic() - started
         return self.report
 
@@ -230,6 +243,43 @@ class Converger:
         await self.remote.run(self.stack.acme.certbot(self.stack.hostname), timeout=300)
         self._changed(f"ACME certificate for {self.stack.hostname}")
 
+    async def _policy_sites(self, state: RemoteState, certified: tuple[PolicySite, ...]) -> None:
+        """A certificate for each mta-sts name that points here, then nginx serves it too.
+
+        A name DNS does not point here yet, or a certificate the CA refuses, leaves that
+        policy unserved (senders then treat the domain as having none) and the rest going.
+        """
+        assert self.stack.acme is not None
+        issued: list[PolicySite] = []
+        for site in self.stack.policy_sites:
+            if site in certified:
+                continue
+            if not site.resolves:
+                self.log(
+                    f"{site.host} does not point at this server in DNS yet: its MTA-STS policy "
+                    "is served once the domain's DNS records are applied",
+                    "warning",
+                )
+                continue
+            try:
+                await self.remote.run(self.stack.acme.certbot_policy_site(site), timeout=300)
+            except CommandFailed as exc:
+                self.log(f"No certificate for {site.host}: {exc}", "warning")
+                continue
+            issued.append(site)
+            self._changed(f"ACME certificate for {site.host}")
+        if not issued:
+            return
+        serving = tuple(s for s in self.stack.policy_sites if s in certified or s in issued)
+        for managed in self.stack.policy_files(serving):
+            if managed.path.endswith(".conf") and not file_differs(state, managed):
+                continue
+            await self.remote.write_file(managed.path, managed.content, mode=managed.mode)
+            self._changed(managed.path)
+        await self.remote.run(["nginx", "-t"])
+        await self.remote.run(["systemctl", "reload", "nginx"])
+        self._changed("reloaded nginx")
+
     async def _files(self, state: RemoteState, files: list[ManagedFile]) -> None:
         for managed in files:
             if not file_differs(state, managed):
@@ -256,9 +306,11 @@ class Converger:
         await self.remote.run(["postfix", "check"])
         await self.remote.run(["doveconf", "-n"], quiet=False)
         await self.remote.run(["opendkim", "-n"])
+        if self.stack.serves_policies:
+            await self.remote.run(["nginx", "-t"])
 
     async def _services(self, state: RemoteState) -> None:
-        for service in SERVICES:
+        for service in self.stack.services:
             active, enabled = state.services.get(service, ("unknown", "unknown"))
             if enabled != "enabled":
                 await self.remote.run(["systemctl", "enable", service])
@@ -269,7 +321,7 @@ class Converger:
                 self.to_reload.discard(service)
         if "systemd" in self.to_reload:
             await self.remote.run(["systemctl", "daemon-reload"])
-        for service in SERVICES:
+        for service in self.stack.services:
             if service in self.to_reload:
                 verb = "reload" if service == "postfix" else "restart"
                 await self.remote.run(["systemctl", verb, service])

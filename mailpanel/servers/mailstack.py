@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mailpanel.servers.policysite import NGINX_CONF, PolicySite, nginx_conf
+
 TLS_DIR = "/etc/mailpanel/tls"
 TLS_CERT = f"{TLS_DIR}/fullchain.pem"
 TLS_KEY = f"{TLS_DIR}/privkey.pem"
@@ -55,6 +57,12 @@ class Acme:
         return files
 
     def certbot(self, hostname: str) -> list[str]:
+        return self._certonly(ACME_CERT_NAME, hostname, ACME_DEPLOY_HOOK)
+
+    def certbot_policy_site(self, site: PolicySite) -> list[str]:
+        return self._certonly(site.host, site.host, "systemctl reload nginx")
+
+    def _certonly(self, cert_name: str, name: str, deploy_hook: str) -> list[str]:
         env = ["env", f"REQUESTS_CA_BUNDLE={ACME_CA_FILE}"] if self.ca_bundle else []
         return [
             *env,
@@ -68,11 +76,11 @@ class Acme:
             "--server",
             self.directory,
             "--cert-name",
-            ACME_CERT_NAME,
+            cert_name,
             "-d",
-            hostname,
+            name,
             "--deploy-hook",
-            ACME_DEPLOY_HOOK,
+            deploy_hook,
         ]
 
 
@@ -85,10 +93,31 @@ class MailStack:
     smtps: bool = True
     message_size_limit: int = 26214400
     acme: Acme | None = None
+    # MTA-STS policies to serve over HTTPS (ACME only: senders need a trusted certificate).
+    policy_sites: tuple[PolicySite, ...] = ()
+
+    @property
+    def serves_policies(self) -> bool:
+        return self.acme is not None and bool(self.policy_sites)
 
     @property
     def packages(self) -> tuple[str, ...]:
-        return (*PACKAGES, "certbot") if self.acme else PACKAGES
+        extra = ("certbot",) if self.acme else ()
+        return (*PACKAGES, *extra, *(("nginx",) if self.serves_policies else ()))
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return (*SERVICES, *(("nginx",) if self.serves_policies else ()))
+
+    def policy_files(self, certified: tuple[PolicySite, ...]) -> list[ManagedFile]:
+        """The policies, and nginx serving those whose certificate is on the server."""
+        if not self.serves_policies:
+            return []
+        return [
+            *(ManagedFile(s.policy_path, s.policy) for s in self.policy_sites),
+            *(ManagedFile(s.conf_path, s.nginx_site(), reload=("nginx",)) for s in certified),
+            ManagedFile(NGINX_CONF, nginx_conf(certified), reload=("nginx",)),
+        ]
 
     def files(self) -> list[ManagedFile]:
         return [

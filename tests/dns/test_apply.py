@@ -5,6 +5,8 @@ from __future__ import annotations
 import dns.asyncresolver
 import dns.resolver
 import pytest
+from django.test import Client
+from django.urls import reverse
 from huey.api import Huey
 
 from lab.dnsserver import DnsServer
@@ -14,7 +16,7 @@ from mailpanel.accounts.models import User
 from mailpanel.dns import actions
 from mailpanel.dns.models import DnsPlan, DomainZone, PlanState
 from mailpanel.domains.models import SendingDomain
-from mailpanel.jobs.models import JobState
+from mailpanel.jobs.models import Job, JobState
 from tests.dns.conftest import PROVIDERS, ZONE_OF, Fakes
 from tests.dns.support import (
     connect,
@@ -385,3 +387,49 @@ def test_the_panels_ledger_stays_with_its_zone_and_is_forgotten_on_another(
         user, "cloudflare", queue, label="second"
     )  # the same zone through another account
     assert actions.link_zone(domain, second, "example.test").published == {}
+
+
+def test_checking_again_asks_dns_and_writes_nothing_at_the_provider(
+    user: User, lab_like: Fakes, dns_server: DnsServer, queue: Huey, owner_client: Client
+) -> None:
+    domain = setup_domain(user, "namecom", queue, sub="late")
+    plan = plan_and_apply(domain, queue)  # type: ignore[arg-type]
+    assert plan.state == PlanState.APPLIED and all(r["visible"] for r in plan.result)
+    name = f"_dmarc.{domain.name}"  # type: ignore[attr-defined]
+    [row] = [r for r in zone_rows(lab_like.store, "namecom", "namecom.test") if r["name"] == name]
+    lab_like.store.delete_record(row["id"])  # as if a resolver had not seen it yet
+    before = len(settled(lab_like.namecom))
+
+    response = owner_client.post(reverse("dns_plan_verify", args=[plan.pk]))
+    assert response.status_code == 302
+    drain(queue)
+    plan.refresh_from_db()
+    assert [r["name"] for r in plan.result if not r["visible"]] == [name]
+    job = Job.objects.filter(kind="dns.verify").first()
+    assert job is not None and "Not visible yet: " + name in job_text(job)
+    page = owner_client.get(reverse("dns_plan", args=[plan.pk])).content.decode()
+    assert "Check DNS again" in page and "state-failed" in page
+
+    lab_like.store.add_record(row["zone_id"], name, "TXT", row["content"], row["ttl"])
+    owner_client.post(reverse("dns_plan_verify", args=[plan.pk]))
+    drain(queue)
+    plan.refresh_from_db()
+    assert all(r["visible"] for r in plan.result)
+    assert (
+        "Check DNS again"
+        not in owner_client.get(reverse("dns_plan", args=[plan.pk])).content.decode()
+    )
+    assert len(settled(lab_like.namecom)) == before  # not one call to the provider
+
+
+def test_only_an_applied_plan_of_ones_own_is_checked(
+    user: User, lab_like: Fakes, queue: Huey, owner_client: Client, other_client: Client
+) -> None:
+    domain = setup_domain(user, "cloudflare", queue, sub="unapplied")
+    plan = actions.start_plan(domain, 3600)  # type: ignore[arg-type]
+    drain(queue)
+    url = reverse("dns_plan_verify", args=[plan.pk])
+    assert other_client.post(url).status_code == 404
+    page = owner_client.post(url, follow=True).content.decode()
+    assert "Only an applied plan&#x27;s records can be checked" in page
+    assert not Job.objects.filter(kind="dns.verify").exists()

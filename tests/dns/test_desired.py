@@ -48,7 +48,7 @@ def test_the_full_set_for_a_domain_whose_mail_host_is_in_the_zone() -> None:
             "v=DMARC1; p=quarantine; rua=mailto:dmarc@example.test"
         ],
         ("_mta-sts.news.example.test", "TXT"): [
-            f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain()))}"
+            f"v=STSv1; id={mta_sts_id(mta_sts_policy('mail.example.test'))}"
         ],
         ("_smtp._tls.news.example.test", "TXT"): ["v=TLSRPTv1; rua=mailto:dmarc@example.test"],
     }
@@ -76,9 +76,9 @@ def test_reports_go_to_postmaster_without_an_address_and_dmarc_has_no_rua() -> N
 
 
 def test_the_mta_sts_id_is_stable_and_follows_the_policy() -> None:
-    first = mta_sts_id(mta_sts_policy(domain()))
-    assert first == mta_sts_id(mta_sts_policy(domain()))
-    assert first != mta_sts_id(mta_sts_policy(domain(mail_host="mx2.example.test")))
+    first = mta_sts_id(mta_sts_policy("mail.example.test"))
+    assert first == mta_sts_id(mta_sts_policy("mail.example.test"))
+    assert first != mta_sts_id(mta_sts_policy("mx2.example.test"))
     assert first.isalnum() and 1 <= len(first) <= 32
 
 
@@ -175,3 +175,29 @@ def test_a_former_mail_host_another_server_still_uses_keeps_its_address() -> Non
     desired = build(moved, "example.test", [old], ttl=300)
     assert desired.scope_of(old) is None
     assert ("mail.example.test", "A", "192.0.2.25") in desired.ours.hosts  # still the panel's
+
+
+def test_a_server_that_serves_the_policy_gets_the_mta_sts_name() -> None:
+    desired = build(domain(serves_policy=True), "example.test", [], ttl=300)
+    records = wanted(desired)
+    assert records[("mta-sts.news.example.test", "A")] == ["192.0.2.25"]
+    assert records[("mta-sts.news.example.test", "AAAA")] == ["2001:db8::25"]
+    assert ("mta-sts.news.example.test", "A", "192.0.2.25") in desired.ours.hosts
+    assert not [n for n in desired.notes if "MTA-STS" in n]
+
+
+def test_without_an_acme_certificate_the_policy_name_is_not_published_and_comes_down() -> None:
+    before = Published(hosts=(("mta-sts.news.example.test", "A", "192.0.2.25"),))
+    old = Record("mta-sts.news.example.test", "A", "192.0.2.25", 300)
+    desired = build(domain(published=before), "example.test", [old], ttl=300)
+    assert not [w for w in desired.wanted if w.record.name.startswith("mta-sts.")]
+    assert desired.scope_of(old) is not None  # the panel's own record is taken back
+    assert any("only by a server with an ACME certificate" in n for n in desired.notes)
+
+
+def test_a_cname_at_the_policy_name_is_left_alone() -> None:
+    theirs = Record("mta-sts.news.example.test", "CNAME", "policies.service.test", 300)
+    desired = build(domain(serves_policy=True), "example.test", [theirs], ttl=300)
+    assert not [w for w in desired.wanted if w.record.name.startswith("mta-sts.")]
+    assert desired.scope_of(theirs) is None
+    assert any("is a CNAME" in n for n in desired.notes)

@@ -15,6 +15,7 @@ from lab.smtp_store import wait_for_message
 from lab.zonestore import ZoneStore
 from mailpanel.accounts.models import User
 from mailpanel.dns import actions
+from mailpanel.dns.desired import mta_sts_id, mta_sts_policy
 from mailpanel.dns.models import DnsPlan, PlanState
 from mailpanel.domains.actions import add_domain as add_sending_domain
 from mailpanel.domains.actions import add_smtp_user, generate_password
@@ -25,6 +26,7 @@ from mailpanel.vault.actions import create_credential
 from tests.dns.support import job_text
 from tests.helpers import drain
 from tests.servers.conftest import RECEIVER_DOMAIN, lab_dns, log_text, pinned_server, run, zones
+from tests.servers.test_acme import pebble_root, served_policy
 from tests.servers.test_mail_stack import submit
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -70,9 +72,11 @@ def lookup(lab: Any, name: str, rtype: str) -> list[str]:
     return [r.to_text() for r in answer]
 
 
-def published_domain(user: User, lab: Any, queue: Huey, kind: str) -> tuple[SendingDomain, str]:
+def published_domain(
+    user: User, lab: Any, queue: Huey, kind: str, **server_fields: Any
+) -> tuple[SendingDomain, str]:
     """A converged lab host sending for a new domain in the provider's lab zone, published."""
-    server = pinned_server(user, lab.hosts[0])
+    server = pinned_server(user, lab.hosts[0], **server_fields)
     converged = run(server, "server.converge", queue)
     assert converged.state == JobState.SUCCEEDED, log_text(converged) + converged.error
     zone = LAB_ZONES[kind]
@@ -169,3 +173,28 @@ def test_dkim_rotation_publishes_switches_and_retires_the_old_selector(
     assert newest is not None and newest.selector not in (old.selector, new.selector)
     assert lookup(lab, new.record_name, "TXT") == []
     assert_passes(lab, domain, password, newest.selector)
+
+
+def test_on_an_acme_server_the_apply_points_mta_sts_there_and_the_policy_is_served(
+    user: User, panel_on_lab: Any, zones: ZoneStore, queue: Huey, settings: Any
+) -> None:
+    lab = panel_on_lab
+    if not lab.acme_directory:
+        pytest.fail("the lab's ACME server (Debian package pebble) is missing")
+    settings.ACME_DIRECTORY = lab.acme_directory
+    settings.ACME_CA_BUNDLE = str(lab.acme_ca_path)
+    domain, _ = published_domain(user, lab, queue, "cloudflare", tls_mode="acme")
+    site = f"mta-sts.{domain.name}"
+    assert lookup(lab, site, "A") == [domain.server.host]
+
+    # The apply started a converge of the server, which the queue ran: it got the certificate.
+    plan = DnsPlan.objects.filter(domain=domain).first()
+    assert plan is not None and "provisioning it (job" in job_text(plan.apply_job)
+    converge = Job.objects.filter(kind="server.converge").order_by("-created_at").first()
+    assert converge is not None and converge.state == JobState.SUCCEEDED, job_text(converge)
+    assert f"ACME certificate for {site}" in log_text(converge)
+
+    _cert, response = served_policy(domain.server.host, site, pebble_root(lab))
+    policy = mta_sts_policy(domain.server.mail_hostname)
+    assert response.partition("\r\n\r\n")[2] == policy
+    assert lookup(lab, f"_mta-sts.{domain.name}", "TXT") == [f"v=STSv1; id={mta_sts_id(policy)}"]

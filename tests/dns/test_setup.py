@@ -14,6 +14,7 @@ from mailpanel.jobs.models import Job, JobState
 from mailpanel.servers.models import HostKeyState
 from tests.dns.conftest import Fakes
 from tests.dns.support import linked, make_domain, make_server, plan_and_apply
+from tests.helpers import drain
 
 
 def progress(server: object) -> list[str]:
@@ -146,3 +147,25 @@ def test_planning_says_what_is_missing_and_starts_nothing(user: User, owner_clie
     bad = owner_client.post(url, {"step": "plan", "ttl": "9999999"}, follow=True).content.decode()
     assert "TTL: Ensure this value is less than or equal to 604800." in bad
     assert not DnsPlan.objects.exists() and not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_records_not_answered_yet_can_be_checked_again_from_the_setup(
+    user: User, owner_client: Client, lab_like: Fakes, queue: Huey
+) -> None:
+    server = make_server(user)
+    server.converged_at = server.created_at
+    server.save()
+    domain = make_domain(user, server, "news.example.test")
+    linked(user, "cloudflare", domain, queue, "example.test")
+    plan = plan_and_apply(domain, queue)
+    plan.result[0]["visible"] = False  # as an apply that timed out on one record leaves it
+    plan.save(update_fields=["result"])
+    url = reverse("dns_setup_server", args=[server.pk])
+    page = owner_client.get(url).content.decode()
+    assert 'data-current="verify"' in page and 'name="step" value="verify"' in page
+
+    owner_client.post(url, {"step": "verify"})
+    drain(queue)
+    assert Job.objects.filter(kind="dns.verify", state=JobState.SUCCEEDED).count() == 1
+    assert state_of(server).current.key == "test"  # type: ignore[union-attr]

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
+import urllib.request
 from typing import Any
 
 import pytest
 from cryptography import x509
 from huey.api import Huey
 
+from lab.acme import MANAGEMENT_PORT
+from lab.zonestore import ZoneStore
 from mailpanel.accounts.models import User
+from mailpanel.dns.desired import mta_sts_policy
+from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.models import JobState
+from mailpanel.servers.mailstack import TLS_DIR
 from tests.servers.conftest import log_text, pinned_server, run
 from tests.servers.test_faults import ssh_root
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
+
+POLICY_DOMAIN = "policy.test"
 
 
 def served_certificate(address: str, port: int) -> x509.Certificate:
@@ -42,6 +51,8 @@ def test_postfix_serves_an_acme_certificate_and_certbot_renews_it(
     settings.ACME_DIRECTORY = lab_dns.acme_directory
     settings.ACME_CA_BUNDLE = str(lab_dns.acme_ca_path)
     host = lab_dns.hosts[0]
+    # A server that never had a certificate (an earlier test may have given this host one).
+    ssh_root(host, "rm", "-rf", "/etc/letsencrypt", TLS_DIR)
     server = pinned_server(user, host, tls_mode="acme")
 
     job = run(server, "server.converge", queue)
@@ -78,3 +89,68 @@ def test_postfix_serves_an_acme_certificate_and_certbot_renews_it(
     assert "Pebble" in issuer(renewed)
     timer = ssh_root(host, "systemctl", "is-enabled", "certbot.timer").strip()
     assert timer == "enabled"
+
+
+def served_policy(
+    address: str, name: str, root_pem: str, path: str = "/.well-known/mta-sts.txt"
+) -> tuple[x509.Certificate, str]:
+    """GET the MTA-STS policy as a sender does: HTTPS to `name`, trusting the ACME root."""
+    context = ssl.create_default_context(cadata=root_pem)
+    with (
+        socket.create_connection((address, 443), timeout=20) as raw,
+        context.wrap_socket(raw, server_hostname=name) as tls,
+    ):
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+        response = b""
+        while chunk := tls.recv(65536):
+            response += chunk
+        der = tls.getpeercert(binary_form=True)
+    assert der
+    return x509.load_der_x509_certificate(der), response.decode()
+
+
+def pebble_root(lab: Any) -> str:
+    """The root pebble signs with (a new one per run), from its management API."""
+    context = ssl.create_default_context(cafile=str(lab.acme_ca_path))
+    url = f"https://{lab.acme_address}:{MANAGEMENT_PORT}/roots/0"
+    with urllib.request.urlopen(url, context=context, timeout=20) as answer:
+        return str(answer.read().decode())
+
+
+def test_the_mta_sts_policy_is_served_over_https_once_its_name_points_at_the_server(
+    user: User, lab_dns: Any, queue: Huey, settings: Any
+) -> None:
+    if not lab_dns.acme_directory:
+        pytest.fail("the lab's ACME server (Debian package pebble) is missing")
+    settings.ACME_DIRECTORY = lab_dns.acme_directory
+    settings.ACME_CA_BUNDLE = str(lab_dns.acme_ca_path)
+    host = lab_dns.hosts[0]
+    server = pinned_server(user, host, tls_mode="acme")
+    SendingDomain.objects.create(owner=user, server=server, name=POLICY_DOMAIN)
+    site = f"mta-sts.{POLICY_DOMAIN}"
+
+    early = run(server, "server.converge", queue)
+    assert early.state == JobState.SUCCEEDED, log_text(early) + early.error
+    assert f"{site} does not point at this server in DNS yet" in log_text(early)
+
+    zones = ZoneStore(lab_dns.zone_db)
+    zone = zones.create_zone("lab", POLICY_DOMAIN, POLICY_DOMAIN)
+    zones.delegate(POLICY_DOMAIN, zone["id"])
+    zones.add_record(zone["id"], site, "A", host.address, 300)
+    zones.close()
+    job = run(server, "server.converge", queue)
+    assert job.state == JobState.SUCCEEDED, log_text(job) + job.error
+    assert f"ACME certificate for {site}" in log_text(job)
+
+    cert, response = served_policy(host.address, site, pebble_root(lab_dns))
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == [site]
+    head, _, body = response.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 200") and "Content-Type: text/plain" in head
+    assert body == mta_sts_policy(f"{host.name}.lab")
+    assert "mode: testing\r\n" in body and f"mx: {host.name}.lab\r\n" in body
+    _, elsewhere = served_policy(host.address, site, pebble_root(lab_dns), "/etc/passwd")
+    assert elsewhere.startswith("HTTP/1.1 404")
+
+    again = run(server, "server.converge", queue)
+    assert "Already converged: no change." in log_text(again)
