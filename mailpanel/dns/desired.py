@@ -18,7 +18,6 @@ from mailpanel.dns.spf import LookupCount, SpfMerge, is_spf, merge_spf
 from mailpanel.dns.types import Record
 
 MX_PRIORITY = 10
-MTA_STS_MODE = "testing"  # senders report TLS failures (TLS-RPT) but still deliver
 MTA_STS_MAX_AGE = 86400
 
 
@@ -85,6 +84,7 @@ class MailDomain:
     published: Published = Published()
     hosts_in_use: tuple[str, ...] = ()  # mail hosts of the owner's servers: never taken down
     serves_policy: bool = False  # the server serves the MTA-STS policy (ACME certificate)
+    mta_sts_mode: str = "testing"
 
 
 @dataclass(frozen=True)
@@ -155,11 +155,15 @@ def tagged(existing: Sequence[Record], scope: Scope) -> list[str]:
     return [r.content for r in existing if scope.covers(r)]
 
 
-def mta_sts_policy(mail_host: str) -> str:
-    """The policy file (RFC 8461 3.2), lines ending in CRLF as the RFC's grammar has them."""
+def mta_sts_policy(mail_host: str, mode: str = "testing") -> str:
+    """The policy file (RFC 8461 3.2), lines ending in CRLF as the RFC's grammar has them.
+
+    `testing`: senders report TLS failures (TLS-RPT) but still deliver; `enforce`: they
+    deliver only over TLS to an MX whose certificate they trust.
+    """
     lines = [
         "version: STSv1",
-        f"mode: {MTA_STS_MODE}",
+        f"mode: {mode}",
         f"mx: {mail_host}",
         f"max_age: {MTA_STS_MAX_AGE}",
     ]
@@ -203,7 +207,7 @@ def build(
     scope = Scope("dmarc", f"_dmarc.{name}", "TXT", "v=DMARC1")
     dmarc = merge_dmarc(tagged(existing, scope), domain.dmarc_policy, domain.report_address, ours)
     desired.add(scope, (dmarc.value, None), ttl=ttl)
-    sts = f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain.mail_host))}"
+    sts = f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain.mail_host, domain.mta_sts_mode))}"
     desired.add(Scope("mta-sts", f"_mta-sts.{name}", "TXT", "v=STSv1"), (sts, None), ttl=ttl)
     scope = Scope("tls-rpt", f"_smtp._tls.{name}", "TXT", "v=TLSRPTv1")
     rpt = merge_tls_rpt(tagged(existing, scope), tls_rpt_address(domain), ours)

@@ -44,4 +44,5 @@ def mail_domain(domain: SendingDomain) -> MailDomain:
         published=Published.from_json(link.published if link else None),
         hosts_in_use=tuple(sorted(set(in_use))),
         serves_policy=domain.server.tls_mode == "acme",
+        mta_sts_mode=domain.mta_sts_mode,
     )

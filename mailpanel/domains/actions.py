@@ -40,6 +40,30 @@ def add_domain(
     return domain, job
 
 
+def change_policy(
+    domain: SendingDomain, dmarc_policy: str, report_address: str, mta_sts_mode: str
+) -> Job | None:
+    """Store what the owner chose; the server gets a changed MTA-STS policy file first (a
+    sender that sees the record's new id fetches the policy at once), DNS by the next plan."""
+    before = (domain.dmarc_policy, domain.dmarc_report_address, domain.mta_sts_mode)
+    after = (dmarc_policy, report_address, mta_sts_mode)
+    if before == after:
+        return None
+    with transaction.atomic():
+        domain.dmarc_policy, domain.dmarc_report_address, domain.mta_sts_mode = after
+        domain.save(update_fields=["dmarc_policy", "dmarc_report_address", "mta_sts_mode"])
+        changed = ", ".join(
+            f"{name} {old or '-'} → {new or '-'}"
+            for name, old, new in zip(("DMARC", "reports", "MTA-STS"), before, after, strict=True)
+            if old != new
+        )
+        record_event(domain.owner, "domain.policy_changed", domain, actor=domain.owner,
+                     message=changed)  # fmt: skip
+        if before[2] != mta_sts_mode and domain.server.tls_mode == "acme":
+            return start_server_job(domain.server, "server.converge")
+    return None
+
+
 def hash_for_dovecot(password: str) -> str:
     return "{ARGON2ID}" + DOVECOT_HASHER.hash(password)
 

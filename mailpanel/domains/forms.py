@@ -10,21 +10,19 @@ from mailpanel.accounts.models import User
 from mailpanel.domains.models import SendingDomain, SmtpUser
 from mailpanel.servers.models import HostKeyState, Server
 
+DMARC_CHOICES = [("none", "none: monitor only"), ("quarantine", "quarantine"), ("reject", "reject")]
+MTA_STS_CHOICES = [
+    ("testing", "testing: senders report TLS problems and still deliver"),
+    ("enforce", "enforce: senders deliver only over TLS to a certificate they trust"),
+]
+
 
 class DomainForm(forms.Form):
     name = forms.CharField(
         label="Domain", max_length=300, help_text="e.g. example.com or bücher.de"
     )
     server = forms.ModelChoiceField(queryset=Server.objects.none())
-    dmarc_policy = forms.ChoiceField(
-        label="DMARC policy",
-        choices=[
-            ("none", "none: monitor only"),
-            ("quarantine", "quarantine"),
-            ("reject", "reject"),
-        ],
-        initial="none",
-    )
+    dmarc_policy = forms.ChoiceField(label="DMARC policy", choices=DMARC_CHOICES, initial="none")
     report_address = forms.EmailField(label="DMARC report address", required=False)
 
     def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
@@ -39,6 +37,39 @@ class DomainForm(forms.Form):
         if SendingDomain.objects.filter(owner=self.owner, name=name).exists():
             raise ValidationError("This domain is already set up in your panel.")
         return name
+
+
+class DomainPolicyForm(forms.Form):
+    """What receivers and senders are told to do: DMARC policy and reports, MTA-STS mode."""
+
+    dmarc_policy = forms.ChoiceField(label="DMARC policy", choices=DMARC_CHOICES)
+    report_address = forms.EmailField(
+        label="DMARC report address",
+        required=False,
+        help_text="Aggregate reports go there (and TLS reports; else to postmaster@ the domain).",
+    )
+    mta_sts_mode = forms.ChoiceField(label="MTA-STS mode", choices=MTA_STS_CHOICES)
+
+    def __init__(self, domain: SendingDomain, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "dmarc_policy": domain.dmarc_policy,
+                "report_address": domain.dmarc_report_address,
+                "mta_sts_mode": domain.mta_sts_mode,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.domain = domain
+
+    def clean_mta_sts_mode(self) -> str:
+        mode = str(self.cleaned_data["mta_sts_mode"])
+        if mode == "enforce" and self.domain.server.tls_mode != "acme":
+            raise ValidationError(
+                "Enforce needs the server's certificate to be one senders trust: switch "
+                f"{self.domain.server.name} to an ACME certificate first."
+            )
+        return mode
 
 
 class SmtpUserForm(forms.Form):

@@ -25,6 +25,12 @@ class SendingDomain(models.Model):
         default="none",
     )
     dmarc_report_address = models.EmailField(blank=True)
+    mta_sts_mode = models.CharField(
+        "MTA-STS mode",
+        max_length=16,
+        choices=[("testing", "testing"), ("enforce", "enforce")],
+        default="testing",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -48,11 +48,14 @@ def policy_sites(server: Server) -> tuple[PolicySite, ...]:
     """Each domain's MTA-STS policy, and whether its mta-sts name already points here."""
     v4, v6 = server_addresses(server.facts)
     here = {*v4, *v6, server.host}
-    names = SendingDomain.objects.filter(server=server).order_by("name")
-    policy = mta_sts_policy(server.mail_hostname)
+    domains = SendingDomain.objects.filter(server=server).order_by("name")
     return tuple(
-        PolicySite(name, policy, points_at(f"mta-sts.{name}", here))
-        for name in names.values_list("name", flat=True)
+        PolicySite(
+            name,
+            mta_sts_policy(server.mail_hostname, mode),
+            points_at(f"mta-sts.{name}", here),
+        )
+        for name, mode in domains.values_list("name", "mta_sts_mode")
     )
 
 

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
 from mailpanel.domains import actions
-from mailpanel.domains.forms import DomainForm, SmtpUserForm
+from mailpanel.domains.forms import DomainForm, DomainPolicyForm, SmtpUserForm
 from mailpanel.domains.models import SendingDomain, SmtpUser
 from mailpanel.domains.records import needed_records
 from mailpanel.http import AuthedRequest
@@ -52,6 +52,29 @@ def domain_detail(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
         "user_form": SmtpUserForm(domain),
     }
     return render(request, "domains/detail.html", context)
+
+
+@login_required
+def domain_policy(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
+    domain = get_owned_or_404(
+        SendingDomain.objects.select_related("server"), request.user, pk=domain_id
+    )
+    form = DomainPolicyForm(domain, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        job = actions.change_policy(
+            domain, data["dmarc_policy"], data["report_address"], data["mta_sts_mode"]
+        )
+        if job is None and not form.has_changed():
+            messages.info(request, "Nothing changed.")
+        else:
+            messages.success(
+                request,
+                "Saved. Publish the change in DNS: plan the records, review, apply."
+                + (" The server is getting the new MTA-STS policy first." if job else ""),
+            )
+        return redirect("domain_detail", domain_id=domain.pk)
+    return render(request, "domains/policy.html", {"domain": domain, "form": form})
 
 
 @login_required
