@@ -42,6 +42,7 @@ def mail_domain(zone: str, dkim_value: str) -> MailDomain:
     return MailDomain(
         name=zone, mail_host=f"mail.{zone}", ipv4=(SERVER_IP,),
         dkim=(DkimPublication("mp202611", dkim_value),), dmarc_policy="quarantine",
+        report_address=f"reports@{zone}",
     )  # fmt: skip
 
 

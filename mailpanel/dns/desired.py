@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mailpanel.dns.providers.base import in_zone
 from mailpanel.dns.reporting import merge_dmarc, merge_tls_rpt
@@ -31,42 +32,52 @@ class DkimPublication:
 class Published:
     """What the panel itself put in the zone at its last apply: all it may ever take back.
 
-    Terms inside records shared with the owner (SPF mechanisms, report addresses) and the
-    address records of a mail host the domain has since left.
+    Terms inside records shared with the owner (SPF mechanisms, the report addresses of
+    DMARC and of TLS-RPT, each its own), the MX targets it published, and address records
+    (a mail host's, the MTA-STS policy host's) of names the domain may since have left.
     """
 
     spf: tuple[str, ...] = ()
-    report_uris: tuple[str, ...] = ()
+    dmarc_uris: tuple[str, ...] = ()
+    tls_rpt_uris: tuple[str, ...] = ()
+    mx: tuple[str, ...] = ()
     hosts: tuple[tuple[str, str, str], ...] = ()  # (name, type, address)
 
     def to_json(self) -> dict[str, list[object]]:
         return {
             "spf": list(self.spf),
-            "report_uris": list(self.report_uris),
+            "dmarc_uris": list(self.dmarc_uris),
+            "tls_rpt_uris": list(self.tls_rpt_uris),
+            "mx": list(self.mx),
             "hosts": [list(h) for h in self.hosts],
         }
 
     def union(self, other: Published) -> Published:
+        def both(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
+            return tuple(dict.fromkeys([*a, *b]))
+
         return Published(
-            tuple(dict.fromkeys([*self.spf, *other.spf])),
-            tuple(dict.fromkeys([*self.report_uris, *other.report_uris])),
-            tuple(dict.fromkeys([*self.hosts, *other.hosts])),
+            both(self.spf, other.spf),
+            both(self.dmarc_uris, other.dmarc_uris),
+            both(self.tls_rpt_uris, other.tls_rpt_uris),
+            both(self.mx, other.mx),
+            both(self.hosts, other.hosts),
         )
 
     @classmethod
     def from_json(cls, data: object) -> Published:
         if not isinstance(data, dict):
             return cls()
+
+        def texts(key: str) -> tuple[str, ...]:
+            return tuple(str(v) for v in data.get(key, []))
+
         hosts = tuple(
             (str(h[0]), str(h[1]), str(h[2]))
             for h in data.get("hosts", [])
             if isinstance(h, list | tuple) and len(h) == 3
         )
-        return cls(
-            tuple(str(t) for t in data.get("spf", [])),
-            tuple(str(u) for u in data.get("report_uris", [])),
-            hosts,
-        )
+        return cls(texts("spf"), texts("dmarc_uris"), texts("tls_rpt_uris"), texts("mx"), hosts)
 
 
 @dataclass(frozen=True)
@@ -175,10 +186,6 @@ def mta_sts_id(policy: str) -> str:
     return hashlib.sha256(policy.encode()).hexdigest()[:20]
 
 
-def tls_rpt_address(domain: MailDomain) -> str:
-    return domain.report_address or f"postmaster@{domain.name}"
-
-
 def build(
     domain: MailDomain,
     zone: str,
@@ -192,42 +199,74 @@ def build(
     if not in_zone(domain.name, zone):
         desired.refusals.append(Refusal(f"{domain.name} is not inside the zone {zone}"))
         return desired
-    hosts = _host(desired, domain, zone, existing, ttl)
-    hosts += _policy_host(desired, domain, existing, ttl)
-    hosts += _former_hosts(desired, domain, zone, existing)
     name = domain.name
-    _mx(desired, domain, existing, ttl)
+    hosts = _host(desired, domain, zone, existing, ttl)
+    receives = _mx(desired, domain, existing, ttl)  # the domain's MX is this server
+    if receives:
+        hosts += _policy_host(desired, domain, existing, ttl)
+    hosts += _former_hosts(desired, domain, zone, existing)
     spf_ours = _spf(desired, domain, existing, ttl, spf, lookups)
     for key in domain.dkim:
         scope = Scope("dkim", f"{key.selector}._domainkey.{name}", "TXT")
         desired.add(scope, (key.value, None), ttl=ttl)
     for selector in domain.dkim_removed:
         desired.scopes.append(Scope("dkim", f"{selector}._domainkey.{name}", "TXT"))
-    ours = domain.published.report_uris
     scope = Scope("dmarc", f"_dmarc.{name}", "TXT", "v=DMARC1")
-    dmarc = merge_dmarc(tagged(existing, scope), domain.dmarc_policy, domain.report_address, ours)
+    dmarc = merge_dmarc(
+        tagged(existing, scope),
+        domain.dmarc_policy,
+        domain.report_address,
+        domain.published.dmarc_uris,
+    )
     desired.add(scope, (dmarc.value, None), ttl=ttl)
-    sts = f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain.mail_host, domain.mta_sts_mode))}"
-    desired.add(Scope("mta-sts", f"_mta-sts.{name}", "TXT", "v=STSv1"), (sts, None), ttl=ttl)
-    scope = Scope("tls-rpt", f"_smtp._tls.{name}", "TXT", "v=TLSRPTv1")
-    rpt = merge_tls_rpt(tagged(existing, scope), tls_rpt_address(domain), ours)
-    desired.add(scope, (rpt.value, None), ttl=ttl)
-    desired.notes.extend([*dmarc.notes, *rpt.notes])
-    desired.ours = Published(spf_ours, tuple(dict.fromkeys([*dmarc.ours, *rpt.ours])), hosts)
+    desired.notes.extend(dmarc.notes)
+    rpt_ours: tuple[str, ...] = ()
+    if receives:
+        sts = f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain.mail_host, domain.mta_sts_mode))}"
+        desired.add(Scope("mta-sts", f"_mta-sts.{name}", "TXT", "v=STSv1"), (sts, None), ttl=ttl)
+        rpt_ours = _tls_rpt(desired, domain, existing, ttl)
+    mx = (domain.mail_host,) if receives else ()
+    desired.ours = Published(spf_ours, dmarc.ours, rpt_ours, mx, hosts)
     return desired
 
 
-def _mx(desired: DesiredSet, domain: MailDomain, existing: Sequence[Record], ttl: int) -> None:
-    """The domain's MX is the server: other MX hosts are replaced, and the plan says so."""
+def _tls_rpt(
+    desired: DesiredSet, domain: MailDomain, existing: Sequence[Record], ttl: int
+) -> tuple[str, ...]:
+    """Where senders report TLS trouble with this server: the owner's report address."""
+    scope = Scope("tls-rpt", f"_smtp._tls.{domain.name}", "TXT", "v=TLSRPTv1")
+    if not domain.report_address:
+        desired.notes.append(
+            "TLS-RPT: no report address is set (the server itself takes no mail for "
+            f"{domain.name}), so no TLS-RPT record; set one in the domain's mail policy"
+        )
+        return ()
+    rpt = merge_tls_rpt(
+        tagged(existing, scope), domain.report_address, domain.published.tls_rpt_uris
+    )
+    desired.add(scope, (rpt.value, None), ttl=ttl)
+    desired.notes.extend(rpt.notes)
+    return rpt.ours
+
+
+def _mx(desired: DesiredSet, domain: MailDomain, existing: Sequence[Record], ttl: int) -> bool:
+    """MX to the server, unless the domain already receives its mail elsewhere.
+
+    An MX host the panel did not publish is someone's inbox (Google Workspace, the owner's
+    own MX): the panel never takes it over, and then leaves MTA-STS and TLS-RPT, which
+    describe those hosts, to whoever runs them. Returns whether the MX is the server.
+    """
     scope = Scope("mx", domain.name, "MX")
-    ours = {domain.mail_host, *(h[0] for h in domain.published.hosts)}
+    ours = {domain.mail_host, *domain.published.mx}
     foreign = sorted({r.content for r in existing if scope.covers(r) and r.content not in ours})
     if foreign:
         desired.notes.append(
-            f"MX: mail for {domain.name} goes to {', '.join(foreign)} today; after this plan "
-            f"it goes to {domain.mail_host} only"
+            f"MX: {domain.name} receives its mail at {', '.join(foreign)}; the panel leaves "
+            "that alone, and with it MTA-STS and TLS-RPT, which describe those hosts"
         )
+        return False
     desired.add(scope, (domain.mail_host, MX_PRIORITY), ttl=ttl)
+    return True
 
 
 HostRecords = tuple[tuple[str, str, str], ...]  # (name, type, address)

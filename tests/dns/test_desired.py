@@ -67,12 +67,13 @@ def test_a_mail_host_outside_the_zone_gets_no_address_record_here() -> None:
     assert any("outside the zone" in note for note in desired.notes)
 
 
-def test_reports_go_to_postmaster_without_an_address_and_dmarc_has_no_rua() -> None:
-    records = wanted(build(domain(report_address=""), "example.test", [], ttl=300))
-    assert records[("_smtp._tls.news.example.test", "TXT")] == [
-        "v=TLSRPTv1; rua=mailto:postmaster@news.example.test"
-    ]
+def test_without_a_report_address_dmarc_has_no_rua_and_there_is_no_tls_rpt() -> None:
+    # The server takes no mail for the domain: reports to postmaster@ there would bounce.
+    desired = build(domain(report_address=""), "example.test", [], ttl=300)
+    records = wanted(desired)
+    assert ("_smtp._tls.news.example.test", "TXT") not in records
     assert records[("_dmarc.news.example.test", "TXT")] == ["v=DMARC1; p=quarantine"]
+    assert any("no TLS-RPT record" in n for n in desired.notes)
 
 
 def test_the_mta_sts_id_is_stable_and_follows_the_policy() -> None:
@@ -135,7 +136,8 @@ def test_the_set_says_what_the_panel_will_own_once_applied() -> None:
     ]
     ours = build(domain(), "example.test", existing, ttl=300).ours
     assert ours.spf == ("ip6:2001:db8::25",)  # the ip4 term was the owner's already
-    assert ours.report_uris == ("mailto:dmarc@example.test",)
+    assert ours.dmarc_uris == ours.tls_rpt_uris == ("mailto:dmarc@example.test",)
+    assert ours.mx == ("mail.example.test",)
     assert ours.hosts == (
         ("mail.example.test", "A", "192.0.2.25"),
         ("mail.example.test", "AAAA", "2001:db8::25"),
@@ -154,14 +156,38 @@ def test_the_address_of_a_mail_host_the_domain_left_comes_down_and_only_that() -
     assert any("mail.example.test A 192.0.2.25 comes down" in n for n in desired.notes)
 
 
-def test_replacing_another_providers_mx_is_said_out_loud() -> None:
-    existing = [Record("news.example.test", "MX", "aspmx.mail.test", 300, 1)]
-    desired = build(domain(), "example.test", existing, ttl=300)
-    assert any(
-        "goes to aspmx.mail.test today" in n and "mail.example.test only" in n
-        for n in desired.notes
-    )
+def test_a_domain_that_receives_elsewhere_keeps_its_mx_mta_sts_and_tls_rpt() -> None:
+    theirs = [
+        Record("news.example.test", "MX", "aspmx.mail.test", 300, 1),
+        Record("_mta-sts.news.example.test", "TXT", "v=STSv1; id=theirs", 300),
+        Record("_smtp._tls.news.example.test", "TXT", "v=TLSRPTv1; rua=mailto:t@x.test", 300),
+    ]
+    desired = build(domain(serves_policy=True), "example.test", theirs, ttl=300)
+    assert all(desired.scope_of(r) is None for r in theirs)
+    kinds = {w.kind for w in desired.wanted}
+    assert kinds == {"host", "spf", "dkim", "dmarc"}
+    assert any("receives its mail at aspmx.mail.test; the panel leaves" in n for n in desired.notes)
+    assert desired.ours.mx == () and desired.ours.tls_rpt_uris == ()
     assert not [n for n in build(domain(), "example.test", [], ttl=300).notes if "MX" in n]
+
+
+def test_an_mx_the_panel_published_for_a_former_host_is_replaced() -> None:
+    old = Record("news.example.test", "MX", "mail.example.test", 300, 10)
+    moved = domain(mail_host="mx2.example.test", published=Published(mx=("mail.example.test",)))
+    desired = build(moved, "example.test", [old], ttl=300)
+    assert desired.scope_of(old) is not None
+    assert wanted(desired)[("news.example.test", "MX")] == ["mx2.example.test"]
+
+
+def test_dmarc_and_tls_rpt_report_addresses_are_each_their_own() -> None:
+    # The owner's DMARC reports go to the address the panel gives TLS-RPT: never taken back.
+    existing = [
+        Record("_dmarc.news.example.test", "TXT", "v=DMARC1; p=none; rua=mailto:r@x.test", 300)
+    ]
+    before = Published(tls_rpt_uris=("mailto:r@x.test",))
+    desired = build(domain(report_address="", published=before), "example.test", existing, 300)
+    [dmarc] = wanted(desired)[("_dmarc.news.example.test", "TXT")]
+    assert "rua=mailto:r@x.test" in dmarc
 
 
 def test_a_former_mail_host_another_server_still_uses_keeps_its_address() -> None:

@@ -20,6 +20,7 @@ DOMAIN = MailDomain(
     ipv4=("192.0.2.25",),
     dkim=(DkimPublication("mp202601", "v=DKIM1; k=rsa; p=KEY"),),
     dmarc_policy="none",
+    report_address="reports@example.test",
 )
 
 
@@ -191,7 +192,7 @@ def test_a_plan_narrowed_to_dkim_is_judged_by_what_it_still_sends() -> None:
     existing = [
         *big_zone(6),
         Record("example.test", "TXT", "v=spf1 -all", 300),
-        Record("example.test", "MX", "old.example.test", 300, 10),
+        Record("example.test", "MX", "mail.example.test", 300, 20),
         Record("_dmarc.example.test", "TXT", "v=DMARC1; p=reject", 300),
         Record("mail.example.test", "A", "198.51.100.1", 300),
     ]
