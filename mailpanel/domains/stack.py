@@ -54,6 +54,7 @@ def policy_sites(server: Server) -> tuple[PolicySite, ...]:
             name,
             mta_sts_policy(server.mail_hostname, mode),
             points_at(f"mta-sts.{name}", here),
+            ipv6=bool(v6),
         )
         for name, mode in domains.values_list("name", "mta_sts_mode")
     )

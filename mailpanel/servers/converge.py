@@ -18,7 +18,7 @@ from mailpanel.servers.mailstack import (
     MailStack,
     ManagedFile,
 )
-from mailpanel.servers.policysite import PolicySite
+from mailpanel.servers.policysite import NGINX_CONF, PolicySite
 from mailpanel.servers.ssh import CommandFailed, Remote, SshError
 
 SUPPORTED_OS = {("debian", "12"), ("ubuntu", "22.04"), ("ubuntu", "24.04")}
@@ -42,7 +42,10 @@ class RemoteState:
     cert_valid: bool = False  # for this hostname, and not expiring within 30 days
     cert_self_signed: bool = False
     aliases_db: bool = False
-    certs: dict[str, bool] = field(default_factory=dict)  # other certificate -> valid 30+ days
+    # Other certificates (the MTA-STS sites') -> there and not expired: certbot.timer renews
+    # them, so a site stays served through its renewal window.
+    certs: dict[str, bool] = field(default_factory=dict)
+    policy_certs: list[str] = field(default_factory=list)  # mta-sts.* certificate names
 
     def package_installed(self, name: str) -> bool:
         return self.packages.get(name, "missing").startswith("ii")
@@ -63,7 +66,7 @@ while read -r kind arg; do
   S) a=$(systemctl is-active "$arg" 2>/dev/null); e=$(systemctl is-enabled "$arg" 2>/dev/null)
      printf 'S %s %s %s\n' "$arg" "${a:-unknown}" "${e:-unknown}" ;;
   C) v=0
-     [ -f "$arg" ] && openssl x509 -in "$arg" -noout -checkend "$min" >/dev/null 2>&1 && v=1
+     [ -f "$arg" ] && openssl x509 -in "$arg" -noout -checkend 0 >/dev/null 2>&1 && v=1
      printf 'C %s %s\n' "$arg" "$v" ;;
   esac
 done
@@ -77,6 +80,8 @@ if [ -f "$cert" ] && command -v openssl >/dev/null; then
   echo "T 1 $valid $self"
 else echo 'T 0 0 0'; fi
 [ -f /etc/aliases.db ] && echo 'A ok' || echo 'A missing'
+for d in /etc/letsencrypt/live/mta-sts.*; do [ -d "$d" ] && printf 'L %s\n' "${d##*/}"; done
+exit 0
 """
 
 
@@ -103,6 +108,8 @@ def parse_state(text: str) -> RemoteState:
             state.aliases_db = rest.strip() == "ok"
         elif kind == "C" and len(parts) >= 2:
             state.certs[parts[0]] = parts[1] == "1"
+        elif kind == "L":
+            state.policy_certs.append(rest.strip())
     return state
 
 
@@ -250,6 +257,13 @@ class Converger:
         policy unserved (senders then treat the domain as having none) and the rest going.
         """
         assert self.stack.acme is not None
+        wanted = {s.host for s in self.stack.policy_sites}
+        for name in state.policy_certs:
+            if name not in wanted:  # a domain that left: its renewals would fail forever
+                await self.remote.run(
+                    ["certbot", "delete", "--non-interactive", "--cert-name", name]
+                )
+                self._changed(f"deleted the certificate of {name}")
         issued: list[PolicySite] = []
         for site in self.stack.policy_sites:
             if site in certified:
@@ -271,14 +285,26 @@ class Converger:
         if not issued:
             return
         serving = tuple(s for s in self.stack.policy_sites if s in certified or s in issued)
+        written = {s.conf_path for s in issued} | {NGINX_CONF}  # the rest is on disk already
         for managed in self.stack.policy_files(serving):
-            if managed.path.endswith(".conf") and not file_differs(state, managed):
-                continue
-            await self.remote.write_file(managed.path, managed.content, mode=managed.mode)
-            self._changed(managed.path)
-        await self.remote.run(["nginx", "-t"])
-        await self.remote.run(["systemctl", "reload", "nginx"])
-        self._changed("reloaded nginx")
+            if managed.path in written:
+                await self.remote.write_file(managed.path, managed.content, mode=managed.mode)
+                self._changed(managed.path)
+        if await self._nginx(["nginx", "-t"], ["systemctl", "reload", "nginx"]):
+            self._changed("reloaded nginx")
+
+    async def _nginx(self, *commands: list[str]) -> bool:
+        """nginx only serves MTA-STS policies: its trouble is a warning, never a failed mail
+        stack (a domain's DKIM signing must not wait for its policy's web server)."""
+        try:
+            for command in commands:
+                await self.remote.run(command)
+        except CommandFailed as exc:
+            self.log(
+                f"nginx: {exc}; MTA-STS policies are not served until this is fixed", "warning"
+            )
+            return False
+        return True
 
     async def _files(self, state: RemoteState, files: list[ManagedFile]) -> None:
         for managed in files:
@@ -307,16 +333,14 @@ class Converger:
         await self.remote.run(["doveconf", "-n"], quiet=False)
         await self.remote.run(["opendkim", "-n"])
         if self.stack.serves_policies:
-            await self.remote.run(["nginx", "-t"])
+            await self._nginx(["nginx", "-t"])
 
     async def _services(self, state: RemoteState) -> None:
         for service in self.stack.services:
             active, enabled = state.services.get(service, ("unknown", "unknown"))
-            if enabled != "enabled":
-                await self.remote.run(["systemctl", "enable", service])
+            if enabled != "enabled" and await self._systemctl("enable", service):
                 self._changed(f"enabled {service}")
-            if active != "active":
-                await self.remote.run(["systemctl", "restart", service])
+            if active != "active" and await self._systemctl("restart", service):
                 self._changed(f"started {service}")
                 self.to_reload.discard(service)
         if "systemd" in self.to_reload:
@@ -324,8 +348,14 @@ class Converger:
         for service in self.stack.services:
             if service in self.to_reload:
                 verb = "reload" if service == "postfix" else "restart"
-                await self.remote.run(["systemctl", verb, service])
-                self._changed(f"{verb}ed {service}")
+                if await self._systemctl(verb, service):
+                    self._changed(f"{verb}ed {service}")
+
+    async def _systemctl(self, verb: str, service: str) -> bool:
+        if service == "nginx":
+            return await self._nginx(["systemctl", verb, service])
+        await self.remote.run(["systemctl", verb, service])
+        return True
 
 
 ALIASES = "# Written by MailPanel Pro.\npostmaster: root\nabuse: root\n"

@@ -98,7 +98,9 @@ class MailStack:
 
     @property
     def serves_policies(self) -> bool:
-        return self.acme is not None and bool(self.policy_sites)
+        """Every ACME server runs nginx for the policies, also with none (so a policy of a
+        domain that left is no longer served)."""
+        return self.acme is not None
 
     @property
     def packages(self) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ class PolicySite:
     domain: str  # the sending domain, A-label
     policy: str  # the policy text, as the TXT record's id was made from
     resolves: bool = False  # mta-sts.<domain> pointed at this server when the panel looked
+    ipv6: bool = False  # the server has an IPv6 address (nginx cannot listen on [::] without)
 
     @property
     def host(self) -> str:
@@ -46,7 +47,11 @@ class PolicySite:
 
     def nginx_site(self) -> str:
         return SITE.format(
-            host=self.host, cert=self.cert_path, key=self.key_path, policy=self.policy_path
+            host=self.host,
+            listen_v6="    listen [::]:443 ssl;\n" if self.ipv6 else "",
+            cert=self.cert_path,
+            key=self.key_path,
+            policy=self.policy_path,
         )
 
 
@@ -77,8 +82,7 @@ SITE = """\
 # Written by MailPanel Pro. Replaced at each converge.
 server {{
     listen 443 ssl;
-    listen [::]:443 ssl;
-    server_name {host};
+{listen_v6}    server_name {host};
     ssl_certificate {cert};
     ssl_certificate_key {key};
     location = /.well-known/mta-sts.txt {{

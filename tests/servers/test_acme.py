@@ -154,3 +154,12 @@ def test_the_mta_sts_policy_is_served_over_https_once_its_name_points_at_the_ser
 
     again = run(server, "server.converge", queue)
     assert "Already converged: no change." in log_text(again)
+
+    # The domain leaves the server: its certificate goes (renewals would fail) and nginx
+    # serves nothing any more.
+    SendingDomain.objects.filter(server=server).delete()
+    gone = run(server, "server.converge", queue)
+    assert gone.state == JobState.SUCCEEDED, log_text(gone) + gone.error
+    assert f"deleted the certificate of {site}" in log_text(gone)
+    with pytest.raises(OSError):
+        served_policy(host.address, site, pebble_root(lab_dns))

@@ -37,3 +37,16 @@ def test_a_policy_sites_certificate_has_its_own_name_and_reloads_nginx() -> None
     assert command[command.index("-d") + 1] == "mta-sts.a.test"
     assert command[command.index("--deploy-hook") + 1] == "systemctl reload nginx"
     assert "--register-unsafely-without-email" in command
+
+
+def test_an_acme_server_without_domains_keeps_nginx_serving_nothing() -> None:
+    stack = MailStack("mail.test", acme=ACME)
+    [main] = stack.policy_files(())
+    assert main.path == NGINX_CONF and "include " not in main.content
+    assert "server {" not in main.content  # nothing listens, not even on 80
+
+
+def test_nginx_listens_on_ipv6_only_when_the_server_has_it() -> None:
+    assert "listen [::]:443 ssl;" not in SITES[0].nginx_site()
+    with_v6 = PolicySite("a.test", "version: STSv1\r\n", ipv6=True)
+    assert "listen [::]:443 ssl;" in with_v6.nginx_site()
