@@ -339,6 +339,9 @@ ACME_DIRECTORY = env_str(
     "MAILPANEL_ACME_DIRECTORY", "https://acme-v02.api.letsencrypt.org/directory"
 )
 ACME_CA_BUNDLE = env_str("MAILPANEL_ACME_CA_BUNDLE")  # a PEM file path, or empty
+# Roots the panel trusts, beyond the system's, when it fetches an MTA-STS policy as a sender
+# would (the private ACME CA's issuing root; the lab's pebble). A PEM file path, or empty.
+MTA_STS_CA_BUNDLE = env_str("MAILPANEL_MTA_STS_CA_BUNDLE")
 # Resolvers for the panel's own DNS lookups (PTR, verification, checks).
 DNS_RESOLVERS = env_list("MAILPANEL_DNS_RESOLVERS", ["1.1.1.1", "9.9.9.9"])
 DNS_RESOLVER_PORT = env_int("MAILPANEL_DNS_RESOLVER_PORT", 53)

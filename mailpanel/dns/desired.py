@@ -96,6 +96,10 @@ class MailDomain:
     hosts_in_use: tuple[str, ...] = ()  # mail hosts of the owner's servers: never taken down
     serves_policy: bool = False  # the server serves the MTA-STS policy (ACME certificate)
     mta_sts_mode: str = "testing"
+    # For enforce: the policy the server serves right now (fetched as a sender would), or why
+    # there is none.
+    served_policy: str | None = None
+    policy_problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,12 +226,28 @@ def build(
     desired.notes.extend(dmarc.notes)
     rpt_ours: tuple[str, ...] = ()
     if receives:
-        sts = f"v=STSv1; id={mta_sts_id(mta_sts_policy(domain.mail_host, domain.mta_sts_mode))}"
-        desired.add(Scope("mta-sts", f"_mta-sts.{name}", "TXT", "v=STSv1"), (sts, None), ttl=ttl)
+        _mta_sts(desired, domain, ttl)
         rpt_ours = _tls_rpt(desired, domain, existing, ttl)
     mx = (domain.mail_host,) if receives else ()
     desired.ours = Published(spf_ours, dmarc.ours, rpt_ours, mx, hosts)
     return desired
+
+
+def _mta_sts(desired: DesiredSet, domain: MailDomain, ttl: int) -> None:
+    """The `_mta-sts` id of the policy wanted. Under enforce only once the server serves
+    that very policy: a sender that sees a new id fetches the policy and enforces what it
+    finds (RFC 8461 3.3), so an id ahead of the policy could pin it to an old one for max_age.
+    """
+    policy = mta_sts_policy(domain.mail_host, domain.mta_sts_mode)
+    if domain.mta_sts_mode == "enforce" and domain.served_policy != policy:
+        why = domain.policy_problem or "the server serves another version of the policy"
+        desired.notes.append(
+            f"MTA-STS: enforce is announced once the server serves it ({why}); provision the "
+            "server, then plan again. The _mta-sts record stays as it is until then"
+        )
+        return
+    sts = f"v=STSv1; id={mta_sts_id(policy)}"
+    desired.add(Scope("mta-sts", f"_mta-sts.{domain.name}", "TXT", "v=STSv1"), (sts, None), ttl=ttl)
 
 
 def _tls_rpt(

@@ -6,6 +6,7 @@ same code runs inside a job (on the worker's loop) and in the benchmark.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ import dns.asyncresolver
 
 from mailpanel.dns.desired import MailDomain, build, spf_merge
 from mailpanel.dns.plan import Plan, make_plan, within
+from mailpanel.dns.policyfetch import PolicyUnavailable, fetch_policy
 from mailpanel.dns.providers.base import DnsProvider
 from mailpanel.dns.spf import TxtResolver, count_lookups
 from mailpanel.dns.types import ErrorKind, ProviderError, Zone
@@ -31,13 +33,26 @@ async def live_plan(
     ttl: int,
     forced: bool = False,
     resolve_txt: TxtResolver,
+    resolver: dns.asyncresolver.Resolver | None = None,
 ) -> Plan:
     """The plan against what the zone holds right now (every page of it)."""
     existing = await provider.list_records(zone)
+    if domain.serves_policy and domain.mta_sts_mode == "enforce" and resolver is not None:
+        domain = await with_served_policy(domain, resolver)
     merged = spf_merge(domain, existing)
     lookups = await count_lookups(merged.value, resolve_txt)
     desired = build(domain, zone.name, existing, ttl, merged, lookups)
     return make_plan(desired, existing, provider.normalize_ttl, zone=zone.name, forced=forced)
+
+
+async def with_served_policy(
+    domain: MailDomain, resolver: dns.asyncresolver.Resolver
+) -> MailDomain:
+    try:
+        served = await fetch_policy(domain.name, resolver)
+    except PolicyUnavailable as exc:
+        return dataclasses.replace(domain, served_policy=None, policy_problem=str(exc))
+    return dataclasses.replace(domain, served_policy=served)
 
 
 @dataclass
@@ -142,7 +157,13 @@ async def _plan_and_apply(
 ) -> None:
     resolve = txt_resolver(lookups.resolver)
     plan = await live_plan(
-        provider, zone, domain, ttl=ttl, forced=options.forced, resolve_txt=resolve
+        provider,
+        zone,
+        domain,
+        ttl=ttl,
+        forced=options.forced,
+        resolve_txt=resolve,
+        resolver=lookups.resolver,
     )
     result.plan = plan.only(*options.kinds) if options.kinds else plan
     plan = result.plan

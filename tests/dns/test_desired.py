@@ -227,3 +227,28 @@ def test_a_cname_at_the_policy_name_is_left_alone() -> None:
     assert not [w for w in desired.wanted if w.record.name.startswith("mta-sts.")]
     assert desired.scope_of(theirs) is None
     assert any("is a CNAME" in n for n in desired.notes)
+
+
+def test_enforce_is_announced_only_once_the_server_serves_it() -> None:
+    enforce = mta_sts_policy("mail.example.test", "enforce")
+    old = Record("_mta-sts.news.example.test", "TXT", "v=STSv1; id=testing1", 300)
+    waiting = build(
+        domain(serves_policy=True, mta_sts_mode="enforce", policy_problem="answered 404"),
+        "example.test",
+        [old],
+        ttl=300,
+    )
+    assert waiting.scope_of(old) is None  # the id of the policy senders can fetch stays
+    assert any(
+        "enforce is announced once the server serves it (answered 404)" in n for n in waiting.notes
+    )
+
+    served = build(
+        domain(serves_policy=True, mta_sts_mode="enforce", served_policy=enforce),
+        "example.test",
+        [old],
+        ttl=300,
+    )
+    assert wanted(served)[("_mta-sts.news.example.test", "TXT")] == [
+        f"v=STSv1; id={mta_sts_id(enforce)}"
+    ]

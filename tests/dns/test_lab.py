@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import dns.resolver
@@ -174,7 +175,7 @@ def test_dkim_rotation_publishes_switches_and_retires_the_old_selector(
 
 
 def test_on_an_acme_server_the_apply_points_mta_sts_there_and_the_policy_is_served(
-    user: User, panel_on_lab: Any, zones: ZoneStore, queue: Huey, settings: Any
+    user: User, panel_on_lab: Any, zones: ZoneStore, queue: Huey, settings: Any, tmp_path: Path
 ) -> None:
     lab = panel_on_lab
     if not lab.acme_directory:
@@ -196,3 +197,25 @@ def test_on_an_acme_server_the_apply_points_mta_sts_there_and_the_policy_is_serv
     policy = mta_sts_policy(domain.server.mail_hostname)
     assert response.partition("\r\n\r\n")[2] == policy
     assert lookup(lab, f"_mta-sts.{domain.name}", "TXT") == [f"v=STSv1; id={mta_sts_id(policy)}"]
+
+    # Enforce: announced only once the server serves it. Changed behind the panel's back
+    # (no converge), the plan leaves the record; after the converge it moves.
+    root = tmp_path / "pebble-root.pem"
+    root.write_text(pebble_root(lab))
+    settings.MTA_STS_CA_BUNDLE = str(root)
+    SendingDomain.objects.filter(pk=domain.pk).update(mta_sts_mode="enforce")
+    early = actions.start_plan(SendingDomain.objects.get(pk=domain.pk), 300)
+    drain(queue)
+    early.refresh_from_db()
+    assert "enforce is announced once the server serves it" in " ".join(early.content["notes"])
+    assert not [c for c in early.content["changes"] if c["kind"] == "mta-sts"]
+
+    converged = run(domain.server, "server.converge", queue)
+    assert converged.state == JobState.SUCCEEDED, log_text(converged) + converged.error
+    enforce = mta_sts_policy(domain.server.mail_hostname, "enforce")
+    assert served_policy(domain.server.host, site, pebble_root(lab))[1].endswith(enforce)
+    plan = actions.start_plan(SendingDomain.objects.get(pk=domain.pk), 300)
+    drain(queue)
+    plan.refresh_from_db()
+    [change] = [c for c in plan.content["changes"] if c["kind"] == "mta-sts"]
+    assert change["after"]["content"] == f"v=STSv1; id={mta_sts_id(enforce)}"
