@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -79,10 +81,12 @@ def test_enforcing_changes_the_policy_and_its_id_and_updates_the_server_first(
         {"dmarc_policy": "none", "report_address": "", "mta_sts_mode": "enforce"},
     )
     domain.refresh_from_db()
-    after = build(mail_domain(domain), "example.test", [], ttl=300)
-
     enforced = mta_sts_policy(server.mail_hostname, "enforce")
     assert "mode: enforce\r\n" in enforced
+    unserved = build(mail_domain(domain), "example.test", [], ttl=300)
+    assert not [w for w in unserved.wanted if w.record.name.startswith("_mta-sts.")]
+    served = dataclasses.replace(mail_domain(domain), served_policy=enforced)
+    after = build(served, "example.test", [], ttl=300)
     [txt] = [w.record.content for w in after.wanted if w.record.name.startswith("_mta-sts.")]
     assert txt == f"v=STSv1; id={mta_sts_id(enforced)}"
     assert txt not in [w.record.content for w in before.wanted]
