@@ -102,29 +102,42 @@ def _keys(terms: Sequence[str]) -> set[str]:
     return {t.lower() for t in terms}
 
 
+STRICTNESS = {"-": 0, "~": 1, "?": 2, "+": 3, "": 3}  # an `all` without qualifier is +all
+
+
 def _combined(existing: Sequence[str], notes: list[str]) -> tuple[list[Term], list[Term]]:
     """The mechanisms of every record, each once, and the one ending (`all` or `redirect=`).
 
-    Nothing after an `all` is evaluated, so records are merged by their mechanisms, with
-    the first record's ending last: merging by concatenation would silently drop the
-    second record's senders.
+    Nothing after an `all` is evaluated, so records are merged by their mechanisms with one
+    ending last: merging by concatenation would silently drop the second record's senders.
+    Several records end in the strictest `all` among them, whatever order the provider lists
+    them in; a `redirect=` that gives way to an `all` becomes an `include:` (the same
+    senders, the same one lookup), and each other modifier (`exp=`) is kept once.
     """
     body: list[Term] = []
-    endings: list[Term] = []
+    alls: list[Term] = []
+    redirects: list[Term] = []
     for record in existing:
         for term in terms_of(record):
-            if term.name in ("all", "redirect"):
-                endings.append(term)
+            if term.name == "all" and not term.modifier:
+                alls.append(term)
+            elif term.name == "redirect" and term.modifier:
+                redirects.append(term)
+            elif term.modifier and term.name in {t.name for t in body if t.modifier}:
+                continue  # a modifier may appear once (RFC 7208 6)
             elif term.text.lower() not in {t.text.lower() for t in body}:
                 body.append(term)
-    alls = [t for t in endings if t.name == "all" and not t.modifier]
-    ending = alls[:1] or [t for t in endings if t.name == "redirect" and t.modifier][:1]
+    if alls:
+        ending = [min(alls, key=lambda t: STRICTNESS[t.qualifier])]
+        body += [Term.parse(f"include:{r.argument}") for r in redirects]
+    else:
+        ending = redirects[:1]
     if len(existing) > 1:
-        dropped = [t.text for t in endings if t not in ending]
+        dropped = [t.text for t in [*alls, *redirects] if t not in ending]
         notes.append(
             f"{len(existing)} SPF records were published (a permanent error at receivers): "
             "the plan merges them into one"
-            + (f", ending in {ending[0].text} (dropped: {' '.join(dropped)})" if dropped else "")
+            + (f", ending in {ending[0].text} (merged: {' '.join(dropped)})" if dropped else "")
         )
     return body, ending
 

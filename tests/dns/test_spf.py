@@ -35,7 +35,7 @@ def test_two_records_become_one_that_still_evaluates_every_mechanism() -> None:
     merged = merge_spf(["v=spf1 include:a.test -all", "v=spf1 include:b.test ?all"], V4, ())
     # Nothing after `all` is evaluated: b.test's senders must come before it.
     assert merged.value == "v=spf1 include:a.test include:b.test ip4:192.0.2.25 -all"
-    assert "merges them into one, ending in -all (dropped: ?all)" in merged.notes[0]
+    assert "merges them into one, ending in -all (merged: ?all)" in merged.notes[0]
 
 
 def test_the_terms_the_panel_added_are_its_own() -> None:
@@ -119,3 +119,15 @@ async def test_an_include_without_spf_is_reported(store: ZoneStore, dns_server: 
     assert count.total == 2
     assert any("nospf.spf.test has no SPF record" in p for p in count.problems)
     assert any("gone.spf.test could not be looked up" in p for p in count.problems)
+
+
+def test_a_redirect_in_a_merged_record_becomes_an_include_and_the_strictest_all_ends_it() -> None:
+    records = ["v=spf1 redirect=_spf.mailer.test", "v=spf1 ip4:198.51.100.7 ~all exp=a.test"]
+    merged = merge_spf(records, V4, ())
+    assert merged.value == (
+        "v=spf1 ip4:198.51.100.7 exp=a.test include:_spf.mailer.test ip4:192.0.2.25 ~all"
+    )
+    both = merge_spf(["v=spf1 a ~all exp=a.test", "v=spf1 mx -all exp=b.test"], V4, ())
+    assert both.value == "v=spf1 a exp=a.test mx ip4:192.0.2.25 -all"
+    swapped = merge_spf(["v=spf1 mx -all exp=b.test", "v=spf1 a ~all exp=a.test"], V4, ())
+    assert swapped.value.endswith(" -all") and swapped.value.count("exp=") == 1
