@@ -11,7 +11,7 @@ from mailpanel.dns.providers.base import in_zone
 from mailpanel.dns.providers.registry import PROVIDERS
 from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.actions import start_job
-from mailpanel.jobs.models import Job
+from mailpanel.jobs.models import Job, JobState
 from mailpanel.names import domain_to_unicode
 from mailpanel.vault.models import Credential
 
@@ -135,6 +135,12 @@ def start_apply(plan: DnsPlan, force: bool = False) -> Job:
     """Apply a reviewed plan (again, after a failure: the job plans afresh first)."""
     if plan.state not in APPLICABLE:
         raise DnsActionRefused(f"This plan is {plan.get_state_display().lower()}: plan again.")
+    link = DomainZone.objects.filter(domain_id=plan.domain_id).first()
+    if link is None or link.zone_name != plan.zone_name:
+        raise DnsActionRefused(
+            f"This plan is for {plan.zone_name}, and the domain is no longer published there:"
+            " plan again."
+        )
     refusals = plan.content.get("refusals", [])
     if any(not r["forceable"] for r in refusals):
         raise DnsActionRefused("This plan cannot be applied: " + refusals[0]["reason"])
@@ -160,6 +166,9 @@ def start_verify(plan: DnsPlan) -> Job:
     """Ask the resolvers again for an applied plan's records (DNS takes its time)."""
     if plan.state != PlanState.APPLIED:
         raise DnsActionRefused("Only an applied plan's records can be checked: apply it first.")
+    current = latest_verify(plan)
+    if current is not None and current.state in (JobState.QUEUED, JobState.RUNNING):
+        return current  # one check at a time: a second click follows the first
     return start_job(
         plan.owner, "dns.verify", target=plan.domain.name, params={"plan_id": str(plan.pk)}
     )

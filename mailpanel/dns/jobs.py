@@ -149,12 +149,17 @@ def fill(row: DnsPlan, plan: Plan) -> None:
 @job_kind("dns.apply", "Apply DNS records")
 def apply_records(ctx: JobContext) -> None:
     row, link = load_plan(ctx)
+    if link.zone_name != row.zone_name:
+        fail(row, f"This plan is for {row.zone_name}; the domain is now in {link.zone_name}.")
     reviewed = from_json(row.content)
     # Before any write: an apply that stops halfway must not leave terms the panel wrote
-    # looking like the owner's (those it could never take back).
-    widened = Published.from_json(link.published).union(reviewed.ours)
+    # looking like the owner's (those it could never take back). Nothing written: put back.
+    before = link.published
+    widened = Published.from_json(before).union(reviewed.ours)
     DomainZone.objects.filter(pk=link.pk).update(published=widened.to_json())
     done = run_publication(ctx, row, link, reviewed=reviewed)
+    if (done.refused or done.superseded) and not done.writes:
+        DomainZone.objects.filter(pk=link.pk).update(published=before)
     if done.refused:
         fill(row, done.plan)
         row.save(update_fields=["content", "state"])
@@ -173,7 +178,7 @@ def apply_records(ctx: JobContext) -> None:
     answered = report_visibility(ctx, row.result)
     status = f"{done.writes} write call(s); {answered}"
     ctx.log(f"Applied: {status}.")
-    serve_policy_when_it_points_here(ctx, row, done.plan, all_visible=answered_all(row.result))
+    serve_policy_when_it_points_here(ctx, row, done.plan)
     ctx.progress(100, status)
 
 
@@ -193,12 +198,12 @@ def verify_records(ctx: JobContext) -> None:
             plan.wanted, found.resolver, found.timeout, sink.log, found.max_interval
         )
 
-    waited = not answered_all(row.result)  # the apply left the policy's server alone then
+    waited = not policy_host_visible(row.result)  # the apply left the policy's server alone
     row.result = visibility_json(run_on_ssh_loop(ctx, main))
     row.save(update_fields=["result"])
     answered = report_visibility(ctx, row.result)
     if waited:
-        serve_policy_when_it_points_here(ctx, row, plan, all_visible=answered_all(row.result))
+        serve_policy_when_it_points_here(ctx, row, plan)
     ctx.progress(100, answered)
 
 
@@ -216,10 +221,6 @@ def visibility_json(found: list[Visibility]) -> list[dict[str, Any]]:
     ]
 
 
-def answered_all(result: list[dict[str, Any]]) -> bool:
-    return all(r["visible"] for r in result)
-
-
 def report_visibility(ctx: JobContext, result: list[dict[str, Any]]) -> str:
     """Log each record not answered yet; returns "n/m visible"."""
     missing = [r for r in result if not r["visible"]]
@@ -231,9 +232,13 @@ def report_visibility(ctx: JobContext, result: list[dict[str, Any]]) -> str:
     return f"{len(result) - len(missing)}/{len(result)} visible"
 
 
-def serve_policy_when_it_points_here(
-    ctx: JobContext, row: DnsPlan, plan: Plan, *, all_visible: bool
-) -> None:
+def policy_host_visible(result: list[dict[str, Any]]) -> bool:
+    """Whether the resolvers answer every mta-sts.<domain> address (what the CA will ask)."""
+    rows = [r for r in result if r["kind"] == "mta-sts" and r["type"] in ("A", "AAAA")]
+    return bool(rows) and all(r["visible"] for r in rows)
+
+
+def serve_policy_when_it_points_here(ctx: JobContext, row: DnsPlan, plan: Plan) -> None:
     """mta-sts.<domain> now points at the server: provision it, so it gets the name's
     certificate and serves the policy (senders fetch it only over trusted HTTPS)."""
     server = row.domain.server
@@ -244,7 +249,7 @@ def serve_policy_when_it_points_here(
     ]
     if not pointed or server.tls_mode != "acme":
         return
-    if not all_visible:
+    if not policy_host_visible(row.result):
         ctx.log(
             f"{pointed[0]} is not answered everywhere yet: provision the server once it is, "
             "to serve the MTA-STS policy",

@@ -433,3 +433,33 @@ def test_only_an_applied_plan_of_ones_own_is_checked(
     page = owner_client.post(url, follow=True).content.decode()
     assert "Only an applied plan&#x27;s records can be checked" in page
     assert not Job.objects.filter(kind="dns.verify").exists()
+
+
+def test_a_second_click_follows_the_check_already_queued(
+    user: User, lab_like: Fakes, queue: Huey, owner_client: Client
+) -> None:
+    domain = setup_domain(user, "namecom", queue, sub="twice")
+    plan = plan_and_apply(domain, queue)  # type: ignore[arg-type]
+    url = reverse("dns_plan_verify", args=[plan.pk])
+    owner_client.post(url)
+    owner_client.post(url)
+    assert Job.objects.filter(kind="dns.verify").count() == 1
+    drain(queue)
+    owner_client.post(url)  # the first has finished: a new check
+    assert Job.objects.filter(kind="dns.verify").count() == 2
+
+
+def test_a_plan_for_a_zone_the_domain_left_is_not_applied(
+    user: User, lab_like: Fakes, queue: Huey
+) -> None:
+    domain = make_domain(user, make_server(user), "news.example.test")
+    first = connect(user, "cloudflare", queue)
+    actions.link_zone(domain, first, "example.test")
+    plan = actions.start_plan(domain, 3600)
+    drain(queue)
+    plan.refresh_from_db()
+    DomainZone.objects.filter(domain=domain).update(zone_name="elsewhere.test")
+
+    with pytest.raises(actions.DnsActionRefused, match="no longer published there"):
+        actions.start_apply(plan)
+    assert writes(lab_like.cloudflare) == []
