@@ -100,6 +100,24 @@ def local_part(value: str) -> str:
     return name
 
 
+def report_address(value: str) -> str:
+    """An address for DMARC/TLS-RPT reports, as it goes into `rua=mailto:...`: a plain
+    mailbox (no `!`, `,` or `;`, which mean something inside the tag) at a valid domain."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    local, at, domain = text.rpartition("@")
+    if not at:
+        raise ValidationError("Give a whole address, like reports@example.com.")
+    try:
+        local = local_part(local)
+    except ValidationError as exc:
+        raise ValidationError(
+            "Before the @: letters, digits, . _ + or - (reports go into a DNS record)."
+        ) from exc
+    return f"{local}@{domain_to_ascii(domain)}"
+
+
 def dkim_selector(value: str) -> str:
     name = (value or "").strip().lower()
     if not SELECTOR_RE.match(name):

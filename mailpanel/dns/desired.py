@@ -224,6 +224,7 @@ def build(
     )
     desired.add(scope, (dmarc.value, None), ttl=ttl)
     desired.notes.extend(dmarc.notes)
+    _external_reports(desired, domain)
     rpt_ours: tuple[str, ...] = ()
     if receives:
         _mta_sts(desired, domain, ttl)
@@ -231,6 +232,17 @@ def build(
     mx = (domain.mail_host,) if receives else ()
     desired.ours = Published(spf_ours, dmarc.ours, rpt_ours, mx, hosts)
     return desired
+
+
+def _external_reports(desired: DesiredSet, domain: MailDomain) -> None:
+    """Reports to another domain arrive only if that domain agrees (RFC 7489 7.1)."""
+    target = domain.report_address.rpartition("@")[2]
+    if not target or domain.name == target or domain.name.endswith("." + target):
+        return
+    desired.notes.append(
+        f"DMARC: reports for {domain.name} go to {target}, another domain; receivers send them "
+        f'only if {target} publishes {domain.name}._report._dmarc.{target} TXT "v=DMARC1"'
+    )
 
 
 def _mta_sts(desired: DesiredSet, domain: MailDomain, ttl: int) -> None:

@@ -23,7 +23,7 @@ class DomainForm(forms.Form):
     )
     server = forms.ModelChoiceField(queryset=Server.objects.none())
     dmarc_policy = forms.ChoiceField(label="DMARC policy", choices=DMARC_CHOICES, initial="none")
-    report_address = forms.EmailField(label="DMARC report address", required=False)
+    report_address = forms.CharField(label="DMARC report address", required=False, max_length=254)
 
     def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -31,6 +31,9 @@ class DomainForm(forms.Form):
         self.fields["server"].queryset = Server.objects.filter(  # type: ignore[attr-defined]
             owner=owner, host_key_state=HostKeyState.CONFIRMED
         )
+
+    def clean_report_address(self) -> str:
+        return names.report_address(self.cleaned_data["report_address"])
 
     def clean_name(self) -> str:
         name = names.domain_to_ascii(self.cleaned_data["name"])
@@ -43,7 +46,8 @@ class DomainPolicyForm(forms.Form):
     """What receivers and senders are told to do: DMARC policy and reports, MTA-STS mode."""
 
     dmarc_policy = forms.ChoiceField(label="DMARC policy", choices=DMARC_CHOICES)
-    report_address = forms.EmailField(
+    report_address = forms.CharField(
+        max_length=254,
         label="DMARC report address",
         required=False,
         help_text="Aggregate reports go there (and TLS reports; else to postmaster@ the domain).",
@@ -61,6 +65,9 @@ class DomainPolicyForm(forms.Form):
         )
         super().__init__(*args, **kwargs)
         self.domain = domain
+
+    def clean_report_address(self) -> str:
+        return names.report_address(self.cleaned_data["report_address"])
 
     def clean_mta_sts_mode(self) -> str:
         mode = str(self.cleaned_data["mta_sts_mode"])

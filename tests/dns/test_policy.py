@@ -11,7 +11,7 @@ from huey.api import Huey
 
 from mailpanel.accounts.models import User
 from mailpanel.activity.models import ActivityEvent
-from mailpanel.dns.desired import build, mta_sts_id, mta_sts_policy
+from mailpanel.dns.desired import MailDomain, build, mta_sts_id, mta_sts_policy
 from mailpanel.dns.inputs import mail_domain
 from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.models import Job
@@ -104,3 +104,28 @@ def test_another_users_domain_policy_is_a_404(
     assert domain.dmarc_policy == "none"
     bad = owner_client.post(policy_url(domain), {**data, "dmarc_policy": "p=reject; x"})
     assert "Select a valid choice" in bad.content.decode()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ['"x;p=none,mailto:y"@example.test', "a!10m@example.test", "a,b@example.test", "nobody"],
+)
+def test_a_report_address_that_would_break_the_record_is_refused(
+    user: User, owner_client: Client, bad: str
+) -> None:
+    domain = make_domain(user, make_server(user), "news.example.test")
+    data = {"dmarc_policy": "reject", "report_address": bad, "mta_sts_mode": "testing"}
+    page = owner_client.post(policy_url(domain), data).content.decode()
+    assert "Give a whole address" in page or "Before the @" in page
+    domain.refresh_from_db()
+    assert (domain.dmarc_policy, domain.dmarc_report_address) == ("none", "")
+
+
+def test_reports_to_another_domain_say_what_that_domain_must_publish() -> None:
+    elsewhere = MailDomain("news.example.test", "mail.example.test", ("192.0.2.1",),
+                           report_address="dmarc@reports.test")  # fmt: skip
+    notes = build(elsewhere, "example.test", [], ttl=300).notes
+    assert any("news.example.test._report._dmarc.reports.test" in n for n in notes)
+    parent = MailDomain("news.example.test", "mail.example.test", ("192.0.2.1",),
+                        report_address="dmarc@example.test")  # fmt: skip
+    assert not [n for n in build(parent, "example.test", [], ttl=300).notes if "_report" in n]
