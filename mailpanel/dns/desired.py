@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailpanel.dns.providers.base import in_zone
-from mailpanel.dns.reporting import merge_dmarc, merge_tls_rpt
+from mailpanel.dns.reporting import merge_dmarc, merge_tls_rpt, parse_tags
 from mailpanel.dns.spf import LookupCount, SpfMerge, is_spf, merge_spf
 from mailpanel.dns.types import Record
 
@@ -225,6 +225,7 @@ def build(
     desired.add(scope, (dmarc.value, None), ttl=ttl)
     desired.notes.extend(dmarc.notes)
     _external_reports(desired, domain)
+    _no_weaker_dmarc(desired, domain, zone, existing)
     rpt_ours: tuple[str, ...] = ()
     if receives:
         _mta_sts(desired, domain, ttl)
@@ -232,6 +233,38 @@ def build(
     mx = (domain.mail_host,) if receives else ()
     desired.ours = Published(spf_ours, dmarc.ours, rpt_ours, mx, hosts)
     return desired
+
+
+DMARC_STRENGTH = {"none": 0, "quarantine": 1, "reject": 2}
+
+
+def _no_weaker_dmarc(
+    desired: DesiredSet, domain: MailDomain, zone: str, existing: Sequence[Record]
+) -> None:
+    """A plan that would weaken the DMARC policy in force (the domain's own, or the one it
+    inherits from a parent: `sp=`, else `p=`) waits for the owner to mean it."""
+    in_force, where = "", ""
+    own = [parse_tags(r.content) for r in existing if r.name == f"_dmarc.{domain.name}"]
+    if own:
+        in_force, where = dict(own[0]).get("p", ""), domain.name
+    else:
+        parent = domain.name
+        while "." in parent and parent != zone and not in_force:
+            parent = parent.split(".", 1)[1]
+            found = [parse_tags(r.content) for r in existing if r.name == f"_dmarc.{parent}"]
+            if found and any(v.upper() == "DMARC1" for k, v in found[0] if k == "v"):
+                tags = dict(found[0])
+                in_force, where = tags.get("sp", tags.get("p", "")), parent
+    chosen = domain.dmarc_policy
+    if DMARC_STRENGTH.get(in_force.lower(), -1) > DMARC_STRENGTH.get(chosen, 0):
+        desired.refusals.append(
+            Refusal(
+                f"DMARC for {domain.name} is p={in_force.lower()} today (published at {where}); "
+                f"this plan would weaken it to p={chosen}. Choose {in_force.lower()} in the "
+                "domain's mail policy, or force the plan if you mean it",
+                forceable=True,
+            )
+        )
 
 
 def _external_reports(desired: DesiredSet, domain: MailDomain) -> None:

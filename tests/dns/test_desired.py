@@ -252,3 +252,17 @@ def test_enforce_is_announced_only_once_the_server_serves_it() -> None:
     assert wanted(served)[("_mta-sts.news.example.test", "TXT")] == [
         f"v=STSv1; id={mta_sts_id(enforce)}"
     ]
+
+
+def test_weakening_the_dmarc_policy_in_force_waits_for_the_owner_to_force_it() -> None:
+    own = [Record("_dmarc.news.example.test", "TXT", "v=DMARC1; p=reject", 300)]
+    desired = build(domain(dmarc_policy="none"), "example.test", own, ttl=300)
+    [refusal] = desired.refusals
+    assert refusal.forceable and "p=reject today" in refusal.reason and "p=none" in refusal.reason
+    assert not build(domain(dmarc_policy="reject"), "example.test", own, ttl=300).refusals
+
+    # A subdomain inherits the parent's sp= (else p=): its own p=none would override it.
+    parent = [Record("_dmarc.example.test", "TXT", "v=DMARC1; p=none; sp=quarantine", 300)]
+    inherited = build(domain(dmarc_policy="none"), "example.test", parent, ttl=300)
+    assert "p=quarantine today (published at example.test)" in inherited.refusals[0].reason
+    assert not build(domain(dmarc_policy="quarantine"), "example.test", parent, 300).refusals
