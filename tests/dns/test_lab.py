@@ -26,12 +26,20 @@ from mailpanel.jobs.runner import run_job
 from mailpanel.vault.actions import create_credential
 from tests.dns.support import job_text
 from tests.helpers import drain
-from tests.servers.conftest import RECEIVER_DOMAIN, lab_dns, log_text, pinned_server, run, zones
+from tests.servers.conftest import (
+    RECEIVER_DOMAIN,
+    acme_lab,
+    lab_dns,
+    log_text,
+    pinned_server,
+    run,
+    zones,
+)
 from tests.servers.test_acme import pebble_root, served_policy
 from tests.servers.test_mail_stack import submit
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
-__all__ = ["lab_dns", "zones"]  # fixtures used here
+__all__ = ["acme_lab", "lab_dns", "zones"]  # fixtures used here
 
 LAB_ZONES = {
     "cloudflare": "example.test",
@@ -175,13 +183,15 @@ def test_dkim_rotation_publishes_switches_and_retires_the_old_selector(
 
 
 def test_on_an_acme_server_the_apply_points_mta_sts_there_and_the_policy_is_served(
-    user: User, panel_on_lab: Any, zones: ZoneStore, queue: Huey, settings: Any, tmp_path: Path
+    user: User,
+    panel_on_lab: Any,
+    acme_lab: Any,
+    zones: ZoneStore,
+    queue: Huey,
+    settings: Any,
+    tmp_path: Path,
 ) -> None:
     lab = panel_on_lab
-    if not lab.acme_directory:
-        pytest.fail("the lab's ACME server (Debian package pebble) is missing")
-    settings.ACME_DIRECTORY = lab.acme_directory
-    settings.ACME_CA_BUNDLE = str(lab.acme_ca_path)
     domain, _ = published_domain(user, lab, queue, "cloudflare", tls_mode="acme")
     site = f"mta-sts.{domain.name}"
     assert lookup(lab, site, "A") == [domain.server.host]

@@ -28,6 +28,16 @@ def lab_dns(lab: Any, settings: Any) -> Any:
     return lab
 
 
+@pytest.fixture
+def acme_lab(lab_dns: Any, settings: Any) -> Any:
+    """The lab, with the panel's ACME settings pointed at its pebble."""
+    if not lab_dns.acme_directory:
+        pytest.fail("the lab's ACME server (Debian package pebble) is missing")
+    settings.ACME_DIRECTORY = lab_dns.acme_directory
+    settings.ACME_CA_BUNDLE = str(lab_dns.acme_ca_path)
+    return lab_dns
+
+
 def receiver_zones(lab: Any) -> ZoneStore:
     """The lab's zone store, with a receiving domain whose MX is the lab SMTP receiver."""
     store = ZoneStore(lab.zone_db)

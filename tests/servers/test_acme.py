@@ -44,12 +44,9 @@ def issuer(cert: x509.Certificate) -> str:
 
 
 def test_postfix_serves_an_acme_certificate_and_certbot_renews_it(
-    user: User, lab_dns: Any, queue: Huey, settings: Any
+    user: User, acme_lab: Any, queue: Huey
 ) -> None:
-    if not lab_dns.acme_directory:
-        pytest.fail("the lab's ACME server (Debian package pebble) is missing")
-    settings.ACME_DIRECTORY = lab_dns.acme_directory
-    settings.ACME_CA_BUNDLE = str(lab_dns.acme_ca_path)
+    lab_dns = acme_lab
     host = lab_dns.hosts[0]
     # A server that never had a certificate (an earlier test may have given this host one).
     ssh_root(host, "rm", "-rf", "/etc/letsencrypt", TLS_DIR)
@@ -118,12 +115,9 @@ def pebble_root(lab: Any) -> str:
 
 
 def test_the_mta_sts_policy_is_served_over_https_once_its_name_points_at_the_server(
-    user: User, lab_dns: Any, queue: Huey, settings: Any
+    user: User, acme_lab: Any, queue: Huey
 ) -> None:
-    if not lab_dns.acme_directory:
-        pytest.fail("the lab's ACME server (Debian package pebble) is missing")
-    settings.ACME_DIRECTORY = lab_dns.acme_directory
-    settings.ACME_CA_BUNDLE = str(lab_dns.acme_ca_path)
+    lab_dns = acme_lab
     host = lab_dns.hosts[0]
     server = pinned_server(user, host, tls_mode="acme")
     SendingDomain.objects.create(owner=user, server=server, name=POLICY_DOMAIN)
