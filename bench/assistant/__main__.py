@@ -134,7 +134,7 @@ def _gaps(timings: list[Timing], pace_ms: float) -> dict[str, Any]:
 
 def pending_drafts(panel_url: str, count: int) -> list[str]:
     """Drafts waiting for their answer, as the brief's POST leaves them (made in bulk here)."""
-    from bench.assistant.peers import BRIEF
+    from lab.samples import BRIEF
     from mailpanel.accounts.models import User
     from mailpanel.assistant import actions
 

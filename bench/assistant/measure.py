@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from bench.assistant.peers import BRIEF, KEY
+from bench.assistant.peers import KEY
+from lab.samples import BRIEF
 
 
 @dataclass

@@ -14,19 +14,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "nvapi-BenchmarkKey_0123456789abcdefgh"
-BRIEF = {
-    "kind": "email",
-    "offer": "Spring gardening tools, 20% off until Sunday",
-    "audience": "hobby gardeners who bought seeds last year",
-    "tone": "friendly",
-    "length": "short",
-    "language": "English",
-    "call_to_action": "Shop the sale",
-    "sender_name": "Greenhouse Goods",
-    "company": "Greenhouse Goods Ltd",
-    "placeholders": "{{first_name}}",
-    "variants": "5",
-}
 
 
 @dataclass

@@ -7,12 +7,12 @@ same code runs inside a job (on the worker's loop) and in the benchmark.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import dns.asyncresolver
 
-from mailpanel.dns.desired import MailDomain, build, spf_merge
+from mailpanel.dns.desired import MailDomain, Wanted, build, spf_merge
 from mailpanel.dns.plan import Plan, make_plan, within
 from mailpanel.dns.policyfetch import PolicyUnavailable, fetch_policy
 from mailpanel.dns.providers.base import DnsProvider
@@ -115,12 +115,15 @@ async def publish(
             raise result.error
     assert result is not None
     if options.verify and options.apply and result.done and not result.refused:
-        servers = ", ".join(str(n) for n in lookups.resolver.nameservers)
-        log(f"Asking {servers} until every record is answered")
-        result.visibility = await wait_visible(
-            result.plan.wanted, lookups.resolver, lookups.timeout, log, lookups.max_interval
-        )
+        result.visibility = await verify(result.plan.wanted, lookups, log)
     return result
+
+
+async def verify(wanted: Sequence[Wanted], lookups: Lookups, log: Log) -> list[Visibility]:
+    """Ask the resolvers until every record is answered, or until the timeout."""
+    servers = ", ".join(str(n) for n in lookups.resolver.nameservers)
+    log(f"Asking {servers} until each of {len(wanted)} record(s) is answered")
+    return await wait_visible(wanted, lookups.resolver, lookups.timeout, log, lookups.max_interval)
 
 
 async def _round(

@@ -16,14 +16,14 @@ from django.utils import timezone
 
 from mailpanel.dns import conf
 from mailpanel.dns.desired import Published
-from mailpanel.dns.engine import Lookups, Options, Publication, publish
+from mailpanel.dns.engine import Lookups, Options, Publication, publish, verify
 from mailpanel.dns.inputs import mail_domain
 from mailpanel.dns.models import DnsAccount, DnsPlan, DomainZone, PlanState
 from mailpanel.dns.plan import Plan, from_json, to_json
 from mailpanel.dns.providers.base import DnsProvider
 from mailpanel.dns.providers.registry import make_provider
 from mailpanel.dns.types import ProviderError, Zone
-from mailpanel.dns.verify import Visibility, wait_visible
+from mailpanel.dns.verify import Visibility
 from mailpanel.jobs.context import JobContext, JobFailed
 from mailpanel.jobs.registry import job_kind
 from mailpanel.servers.actions import start_server_job
@@ -192,11 +192,7 @@ def verify_records(ctx: JobContext) -> None:
     found = lookups()
 
     async def main(sink: EventSink) -> list[Visibility]:
-        servers = ", ".join(str(n) for n in found.resolver.nameservers)
-        sink.log(f"Asking {servers} for {len(plan.wanted)} record(s)")
-        return await wait_visible(
-            plan.wanted, found.resolver, found.timeout, sink.log, found.max_interval
-        )
+        return await verify(plan.wanted, found, sink.log)
 
     waited = not policy_host_visible(row.result)  # the apply left the policy's server alone
     row.result = visibility_json(run_on_ssh_loop(ctx, main))

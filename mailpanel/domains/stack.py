@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import dns.exception
-import dns.resolver
 from django.conf import settings
 
 from mailpanel.dns.desired import mta_sts_policy
 from mailpanel.dns.inputs import server_addresses
 from mailpanel.domains.models import DkimKey, SendingDomain, SmtpUser
 from mailpanel.jobs.context import JobContext
+from mailpanel.servers.facts import sync_resolver
 from mailpanel.servers.mailstack import Acme, MailStack, SigningDomain
 from mailpanel.servers.models import Server
 from mailpanel.servers.policysite import PolicySite
@@ -62,10 +62,7 @@ def policy_sites(server: Server) -> tuple[PolicySite, ...]:
 
 def points_at(name: str, addresses: set[str]) -> bool:
     """Whether the configured resolvers answer `name` with one of `addresses`."""
-    res = dns.resolver.Resolver(configure=False)
-    res.nameservers = list(settings.DNS_RESOLVERS)
-    res.port = settings.DNS_RESOLVER_PORT
-    res.lifetime = 5.0
+    res = sync_resolver()
     for rtype in ("A", "AAAA"):
         try:
             answer = res.resolve(name, rtype)

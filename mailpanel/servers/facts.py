@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import dns.asyncresolver
 import dns.exception
+import dns.resolver
 import dns.reversename
 from django.conf import settings
 
@@ -81,13 +82,24 @@ async def gather(remote: Remote) -> dict[str, Any]:
     return facts
 
 
-def resolver() -> dns.asyncresolver.Resolver:
+ResolverT = TypeVar("ResolverT", bound=dns.resolver.BaseResolver)
+
+
+def configured(res: ResolverT) -> ResolverT:
     """Lookups go to the configured resolvers (the lab DNS in tests), never the system's."""
-    res = dns.asyncresolver.Resolver(configure=False)
     res.nameservers = list(settings.DNS_RESOLVERS)
     res.port = settings.DNS_RESOLVER_PORT
     res.lifetime = 5.0
     return res
+
+
+def resolver() -> dns.asyncresolver.Resolver:
+    return configured(dns.asyncresolver.Resolver(configure=False))
+
+
+def sync_resolver() -> dns.resolver.Resolver:
+    """For job code outside the SSH loop (building a server's desired state)."""
+    return configured(dns.resolver.Resolver(configure=False))
 
 
 async def reverse_names(addresses: list[str]) -> dict[str, str]:

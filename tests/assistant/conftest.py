@@ -31,19 +31,6 @@ BROKE_KEY = "nvapi-NoCreditsLeft_0123456789abcde"
 UNKNOWN_KEY = "nvapi-RevokedOrMistyped_0123456789ab"
 MODEL = "deepseek-ai/deepseek-v3-0324"
 RETIRED = "deepseek-ai/deepseek-coder-6.7b-instruct"
-BRIEF = {
-    "kind": "email",
-    "offer": "Spring gardening tools, 20% off until Sunday",
-    "audience": "hobby gardeners who bought seeds last year",
-    "tone": "friendly",
-    "length": "short",
-    "language": "English",
-    "call_to_action": "Shop the sale",
-    "sender_name": "Greenhouse Goods",
-    "company": "Greenhouse Goods Ltd",
-    "placeholders": "{{first_name}}",
-    "variants": "5",
-}
 
 
 @pytest.fixture(scope="session")

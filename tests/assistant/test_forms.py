@@ -9,9 +9,10 @@ from django.test import Client
 from django.urls import reverse
 
 from lab.llm import FakeLLM
+from lab.samples import BRIEF
 from mailpanel.accounts.models import User
 from mailpanel.assistant.models import Draft
-from tests.assistant.conftest import BRIEF, choose
+from tests.assistant.conftest import choose
 
 pytestmark = pytest.mark.django_db
 

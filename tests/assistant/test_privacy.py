@@ -11,11 +11,12 @@ from django.test import Client
 from django.urls import reverse
 
 from lab.llm import FakeLLM
+from lab.samples import BRIEF
 from mailpanel.accounts.models import User
 from mailpanel.activity.models import ActivityEvent
 from mailpanel.assistant.models import Draft
 from mailpanel.assistant.prompts import SYSTEM_PROMPT
-from tests.assistant.conftest import BRIEF, KEY, OTHER_KEY, UNKNOWN_KEY, chat_requests, choose
+from tests.assistant.conftest import KEY, OTHER_KEY, UNKNOWN_KEY, chat_requests, choose
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

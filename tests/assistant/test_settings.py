@@ -10,10 +10,11 @@ from django.test import Client
 from django.urls import reverse
 
 from lab.llm import FakeLLM
+from lab.samples import BRIEF
 from mailpanel.accounts.models import User
 from mailpanel.activity.models import ActivityEvent
 from mailpanel.assistant.models import AssistantProfile, AssistantUsage
-from tests.assistant.conftest import BRIEF, BROKE_KEY, KEY, MODEL, UNKNOWN_KEY, add_key, choose
+from tests.assistant.conftest import BROKE_KEY, KEY, MODEL, UNKNOWN_KEY, add_key, choose
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,11 @@ import pytest
 from django.urls import reverse
 
 from lab.llm import FakeLLM
+from lab.samples import BRIEF
 from mailpanel.accounts.models import User
 from mailpanel.assistant import actions
 from mailpanel.assistant.models import AssistantUsage, Draft, DraftState
-from tests.assistant.conftest import BRIEF, LivePanel, chat_requests, choose
+from tests.assistant.conftest import LivePanel, chat_requests, choose
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

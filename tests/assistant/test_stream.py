@@ -12,10 +12,10 @@ from django.test import AsyncClient
 from django.urls import reverse
 
 from lab.llm import FakeLLM
+from lab.samples import BRIEF
 from mailpanel.accounts.models import User
 from mailpanel.assistant.models import AssistantUsage, Draft, DraftState
 from tests.assistant.conftest import (
-    BRIEF,
     BROKE_KEY,
     KEY,
     MODEL,
