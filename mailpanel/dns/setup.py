@@ -71,7 +71,7 @@ def state_of(server: Server, domain: SendingDomain | None = None) -> SetupState:
             server.host_key_fingerprint,
         ),
         Step("provision", server.converged_at is not None, latest_job(server, "server.converge")),
-        Step("domain", domain is not None, detail=domain.display_name if domain else ""),
+        _domain_step(server, domain),
         Step("zone", link is not None, detail=link.zone_display if link else ""),
         _plan_step(plan),
         Step(
@@ -83,6 +83,15 @@ def state_of(server: Server, domain: SendingDomain | None = None) -> SetupState:
         _test_step(server, domain),
     ]
     return SetupState(server, domain, plan, steps)
+
+
+def _domain_step(server: Server, domain: SendingDomain | None) -> Step:
+    """Done once the server signs for the domain (the converge that adds its key succeeded)."""
+    if domain is None:
+        return Step("domain", False)
+    signing = domain.signing_since is not None
+    detail = domain.display_name + ("" if signing else ": waiting for the server to sign for it")
+    return Step("domain", signing, latest_job(server, "server.converge"), detail)
 
 
 def _plan_step(plan: DnsPlan | None) -> Step:

@@ -65,7 +65,7 @@ def context_for(request: AuthedRequest, state: SetupState) -> dict[str, object]:
             context["offered"] = server_actions.offer_host_key(state.server)
         except (SshError, TimeoutError) as exc:
             context["ssh_error"] = str(exc) or "The server did not answer in time."
-    elif key == "domain":
+    elif key == "domain" and state.domain is None:
         context["domain_form"] = DomainForm(request.user, initial={"server": state.server.pk})
     elif key == "zone":
         accounts = list(DnsAccount.objects.filter(owner=request.user))

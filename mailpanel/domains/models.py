@@ -31,6 +31,9 @@ class SendingDomain(models.Model):
         choices=[("testing", "testing"), ("enforce", "enforce")],
         default="testing",
     )
+    signing_since = models.DateTimeField(
+        null=True, blank=True, help_text="When a converge first put its DKIM key on the server"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

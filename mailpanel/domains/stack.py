@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import dns.exception
 from django.conf import settings
+from django.utils import timezone
 
 from mailpanel.dns.desired import mta_sts_policy
 from mailpanel.dns.inputs import server_addresses
@@ -42,6 +44,20 @@ def build_mail_stack(server: Server, ctx: JobContext) -> MailStack:
         acme=acme,
         policy_sites=policy_sites(server) if acme else (),
     )
+
+
+def record_converged(server: Server, stack: MailStack, built_at: datetime) -> None:
+    """After ``stack`` converged on ``server``: when that was, and each of its domains signed
+    from now on. A domain added while the converge ran is not in the stack, so only domains
+    older than the stack are marked."""
+    now = timezone.now()
+    Server.objects.filter(pk=server.pk).update(converged_at=now)
+    SendingDomain.objects.filter(
+        server=server,
+        name__in=[d.name for d in stack.domains],
+        created_at__lte=built_at,
+        signing_since__isnull=True,
+    ).update(signing_since=now)
 
 
 def policy_sites(server: Server) -> tuple[PolicySite, ...]:

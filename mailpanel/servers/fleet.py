@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -105,7 +106,7 @@ async def fan_out(plan: list[tuple[int, Target, Work]], sink: EventSink) -> None
 
 
 def run_fleet(ctx: JobContext) -> None:
-    from mailpanel.domains.stack import build_mail_stack
+    from mailpanel.domains.stack import build_mail_stack, record_converged
     from mailpanel.servers.jobs import target_for
 
     run = FleetRun.objects.get(pk=str(ctx.params["fleet_run_id"]), owner_id=ctx.job.owner_id)
@@ -113,6 +114,7 @@ def run_fleet(ctx: JobContext) -> None:
     plan: list[tuple[int, Target, Work]] = []
     opened: dict[object, dict[str, Any]] = {}  # one decryption (and audit line) per credential
     taken: list[UUID] = []
+    stacks: dict[int, tuple[Server, MailStack, datetime]] = {}
     for item in items:
         server = item.server
         if server.host_key_state != HostKeyState.CONFIRMED:
@@ -123,9 +125,11 @@ def run_fleet(ctx: JobContext) -> None:
                 _store(item.pk, ItemState.FAILED, "another job is changing this server", {}, None)
                 continue
             taken.append(server.pk)
+            built_at = timezone.now()
+            stacks[item.pk] = (server, build_mail_stack(server, ctx), built_at)
         work: Work = {FleetAction.HEALTH: _health, FleetAction.QUEUE_FLUSH: _flush}.get(
             run.action  # type: ignore[call-overload]
-        ) or _converge(build_mail_stack(server, ctx))
+        ) or _converge(stacks[item.pk][1])
         plan.append((item.pk, target_for(server, ctx, opened), work))
     ctx.log(f"{run.get_action_display()} on {len(plan)} server(s)")
     pending: list[tuple[Any, ...]] = []
@@ -139,6 +143,8 @@ def run_fleet(ctx: JobContext) -> None:
     finally:
         for server_id in taken:
             release(server_id, ctx.job.pk)
+    for item_id in run.items.filter(pk__in=stacks, state=ItemState.OK).values_list("pk", flat=True):
+        record_converged(*stacks[item_id])
     FleetRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
     failed = run.items.filter(state=ItemState.FAILED).count()
     ctx.log(f"Done: {len(items) - failed} OK, {failed} failed.")

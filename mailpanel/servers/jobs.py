@@ -116,7 +116,7 @@ def store_facts(server: Server, facts: dict[str, Any]) -> None:
 
 @job_kind("server.converge", "Provision the mail stack")
 def converge(ctx: JobContext) -> None:
-    from mailpanel.domains.stack import build_mail_stack
+    from mailpanel.domains.stack import build_mail_stack, record_converged
 
     server = load_server(ctx)
 
@@ -126,10 +126,11 @@ def converge(ctx: JobContext) -> None:
 
     with changing(server, ctx):
         # Built once our turn came, so it includes what the job before us added.
+        built_at = timezone.now()
         stack = build_mail_stack(server, ctx)
         changes, facts = on_server(ctx, server, work)
     store_facts(server, facts)
-    Server.objects.filter(pk=server.pk).update(converged_at=timezone.now())
+    record_converged(server, stack, built_at)
     ctx.log(f"Converged with {changes} change(s)." if changes else "Already converged: no change.")
     ctx.job.status_text = f"{changes} change(s)"
     ctx.progress(100, f"{changes} change(s)")
@@ -176,9 +177,11 @@ def test_message(ctx: JobContext) -> None:
     server = load_server(ctx)
     sender = str(ctx.params["sender"])
     recipient = str(ctx.params["recipient"])
-    on_server(
-        ctx, server, lambda remote, sink: operations.send_test(remote, sink, sender, recipient)
-    )
+    # After any converge in progress (it may be the one that adds the sender's domain).
+    with changing(server, ctx):
+        on_server(
+            ctx, server, lambda remote, sink: operations.send_test(remote, sink, sender, recipient)
+        )
 
 
 @job_kind("fleet.run", "Fleet run")

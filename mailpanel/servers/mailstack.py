@@ -15,6 +15,7 @@ TLS_DIR = "/etc/mailpanel/tls"
 TLS_CERT = f"{TLS_DIR}/fullchain.pem"
 TLS_KEY = f"{TLS_DIR}/privkey.pem"
 DKIM_DIR = "/etc/opendkim/keys"
+SIGNING_TABLE = "/etc/opendkim/signing.table"
 USERS_FILE = "/etc/dovecot/mailpanel-users"
 PACKAGES = ("postfix", "opendkim", "opendkim-tools", "dovecot-core", "openssl", "ca-certificates")
 ACME_CA_FILE = "/etc/mailpanel/acme-ca.pem"
@@ -128,7 +129,7 @@ class MailStack:
             ManagedFile("/etc/postfix/master.cf", self.master_cf(), reload=("postfix",)),
             ManagedFile("/etc/opendkim.conf", OPENDKIM_CONF, reload=("opendkim",)),
             ManagedFile("/etc/opendkim/key.table", self.key_table(), reload=("opendkim",)),
-            ManagedFile("/etc/opendkim/signing.table", self.signing_table(), reload=("opendkim",)),
+            ManagedFile(SIGNING_TABLE, self.signing_table(), reload=("opendkim",)),
             ManagedFile(
                 "/etc/opendkim/trusted.hosts", "127.0.0.1\n::1\nlocalhost\n", reload=("opendkim",)
             ),

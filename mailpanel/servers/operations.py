@@ -10,6 +10,7 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from mailpanel.servers.facts import health
+from mailpanel.servers.mailstack import SIGNING_TABLE
 from mailpanel.servers.ssh import Remote, SshError
 from mailpanel.servers.sshloop import EventSink
 
@@ -101,6 +102,24 @@ async def restart(remote: Remote, sink: EventSink, service: str) -> None:
         raise SshError(f"{service} did not come back after the restart.")
 
 
+async def _refuse_unsigned(remote: Remote, domain: str) -> None:
+    """A test message proves signing: it never leaves unsigned (Postfix passes mail on
+    unsigned while OpenDKIM is down, and this server may not have the domain's key yet)."""
+    state = await remote.run(["systemctl", "is-active", "opendkim"], check=False)
+    if state.stdout.strip() != "active":
+        raise OperationRefused(
+            f"OpenDKIM is {state.stdout.strip() or 'not running'} on this server, so the "
+            "message would go out unsigned. Restart it (or converge), then send again."
+        )
+    table = await remote.run(["cat", "--", SIGNING_TABLE], check=False)
+    patterns = {line.split()[0].lower() for line in table.stdout.splitlines() if line.split()}
+    if f"*@{domain}" not in patterns:
+        raise OperationRefused(
+            f"This server does not sign mail from {domain} yet: converge it (Provision on "
+            "the server's page), then send again."
+        )
+
+
 def test_message(sender: str, recipient: str, hostname: str) -> str:
     msg = EmailMessage()
     msg["From"] = sender
@@ -116,6 +135,7 @@ def test_message(sender: str, recipient: str, hostname: str) -> str:
 
 
 async def send_test(remote: Remote, sink: EventSink, sender: str, recipient: str) -> None:
+    await _refuse_unsigned(remote, sender.rsplit("@", 1)[1].lower())
     hostname = (await remote.run(["hostname"], quiet=True)).stdout.strip()
     message = test_message(sender, recipient, hostname)
     await remote.run(["/usr/sbin/sendmail", "-i", "-f", sender, "--", recipient], input=message)

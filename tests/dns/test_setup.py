@@ -35,6 +35,18 @@ def test_the_steps_follow_the_database_and_resume_where_they_stopped(
     server.converged_at = server.created_at
     server.save()
     domain = make_domain(user, server, "news.example.test")
+    assert state_of(server).current.key == "domain"  # type: ignore[union-attr]
+    url = reverse("dns_setup_server", args=[server.pk])
+    waiting = owner_client.get(url).content.decode()
+    assert "data-waiting-for-signing" in waiting and "Converge again" in waiting
+    owner_client.post(url, {"step": "provision"})
+    converge = Job.objects.get(kind="server.converge")
+    assert "Converge again" not in owner_client.get(url).content.decode()  # it is running
+    converge.state = JobState.FAILED
+    converge.save()
+    assert "Converge again" in owner_client.get(url).content.decode()
+    domain.signing_since = server.created_at  # what a converge that succeeded records
+    domain.save()
     assert state_of(server).current.key == "zone"  # type: ignore[union-attr]
     page = owner_client.get(reverse("dns_setup_server", args=[server.pk])).content.decode()
     assert 'data-current="zone"' in page and "Connect a DNS account" in page
@@ -66,7 +78,7 @@ def test_a_plan_waiting_for_review_shows_its_table_and_the_apply_button(
     server = make_server(user)
     server.converged_at = server.created_at
     server.save()
-    domain = make_domain(user, server, "news.example.test")
+    domain = make_domain(user, server, "news.example.test", signing_since=server.created_at)
     from mailpanel.dns.models import DnsAccount, DomainZone
     from mailpanel.vault.actions import create_credential
 
@@ -156,7 +168,7 @@ def test_records_not_answered_yet_can_be_checked_again_from_the_setup(
     server = make_server(user)
     server.converged_at = server.created_at
     server.save()
-    domain = make_domain(user, server, "news.example.test")
+    domain = make_domain(user, server, "news.example.test", signing_since=server.created_at)
     linked(user, "cloudflare", domain, queue, "example.test")
     plan = plan_and_apply(domain, queue)
     plan.result[0]["visible"] = False  # as an apply that timed out on one record leaves it

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,3 +113,13 @@ def run(server: Server, kind: str, queue: Huey, **params: Any) -> Job:
 
 def log_text(job: Job) -> str:
     return "\n".join(job.log_lines.values_list("text", flat=True))
+
+
+def ssh_root(host: Any, *command: str) -> str:
+    result = subprocess.run(
+        ["ssh", "-i", str(host.root_key_path), "-o", "StrictHostKeyChecking=no",
+         "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+         f"root@{host.address}", shlex.join(command)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return result.stdout

@@ -19,8 +19,7 @@ from mailpanel.dns.desired import mta_sts_policy
 from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.models import JobState
 from mailpanel.servers.mailstack import TLS_DIR
-from tests.servers.conftest import log_text, pinned_server, run
-from tests.servers.test_faults import ssh_root
+from tests.servers.conftest import log_text, pinned_server, run, ssh_root
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 

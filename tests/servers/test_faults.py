@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 from typing import Any
 
@@ -13,20 +12,10 @@ from mailpanel.accounts.models import User
 from mailpanel.jobs.models import JobState
 from mailpanel.servers.models import HostKeyState, Server
 from mailpanel.vault.actions import create_credential
-from tests.servers.conftest import log_text, pinned_server, root_key, run
+from tests.servers.conftest import log_text, pinned_server, root_key, run, ssh_root
 from tests.vault.conftest import private_key
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
-
-
-def ssh_root(host: Any, *command: str) -> str:
-    result = subprocess.run(
-        ["ssh", "-i", str(host.root_key_path), "-o", "StrictHostKeyChecking=no",
-         "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-         f"root@{host.address}", shlex.join(command)],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return result.stdout
 
 
 def test_a_wrong_key_is_refused_with_a_clear_error(user: User, lab: Any, queue: Huey) -> None:

@@ -11,9 +11,12 @@ from huey.api import Huey
 
 from mailpanel.accounts.models import User
 from mailpanel.jobs.models import JobState
-from mailpanel.servers.models import FleetRun, ItemState, Server
+from mailpanel.servers.fleet import start_fleet_run
+from mailpanel.servers.mailstack import SIGNING_TABLE
+from mailpanel.servers.models import FleetAction, FleetRun, ItemState, Server
+from tests.dns.support import make_domain
 from tests.helpers import drain
-from tests.servers.conftest import pinned_server
+from tests.servers.conftest import pinned_server, ssh_root
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
@@ -61,3 +64,24 @@ def test_a_fleet_cannot_include_another_users_server(
         {"action": "health", "server": [str(mine.pk), str(theirs.pk)]},
     )
     assert not FleetRun.objects.exists()
+
+
+def test_a_fleet_converge_records_each_server_converged_and_signing_for_its_domains(
+    user: User, lab_dns: Any, queue: Huey
+) -> None:
+    servers = [pinned_server(user, host) for host in lab_dns.hosts[:2]]
+    domains = [make_domain(user, s, f"fleet{i}.sender.test") for i, s in enumerate(servers)]
+    assert all(s.converged_at is None for s in servers)
+
+    run = start_fleet_run(user, FleetAction.CONVERGE, servers)
+    drain(queue)
+
+    items = list(run.items.all())
+    assert [item.state for item in items] == [ItemState.OK] * 2, [i.summary for i in items]
+    for server, domain in zip(servers, domains, strict=True):
+        server.refresh_from_db()
+        domain.refresh_from_db()
+        assert server.converged_at is not None
+        assert domain.signing_since is not None and domain.signing_since >= server.converged_at
+        table = ssh_root(lab_dns.hosts[servers.index(server)], "cat", SIGNING_TABLE)
+        assert f"*@{domain.name} " in table

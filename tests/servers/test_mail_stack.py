@@ -13,12 +13,13 @@ from django.test import Client
 from django.urls import reverse
 from huey.api import Huey
 
-from lab.smtp_store import wait_for_message
+from lab.smtp_store import messages, wait_for_message
 from lab.zonestore import ZoneStore
 from mailpanel.accounts.models import User
 from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.models import JobState
 from mailpanel.servers.models import HostKeyState, Server
+from tests.dns.support import make_domain
 from tests.helpers import drain
 from tests.servers.conftest import (
     RECEIVER_DOMAIN,
@@ -27,6 +28,7 @@ from tests.servers.conftest import (
     publish_dkim,
     root_key,
     run,
+    ssh_root,
 )
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -77,6 +79,7 @@ def test_add_confirm_provision_and_send_a_dkim_signed_message(
     )
     drain(queue)
     domain = SendingDomain.objects.get(owner=user, name=SENDING_DOMAIN)
+    assert domain.signing_since is not None  # the converge that added its key succeeded
     created = client.post(reverse("domain_smtp_user_add", args=[domain.pk]), {"local_part": "news"})
     password = re.search(r"data-smtp-password>([^<]+)<", created.content.decode())
     assert password, "the generated password is shown once"
@@ -129,6 +132,43 @@ def submit(address: str, login: str, password: str, recipient: str) -> None:
         )
 
 
+def test_a_test_message_never_leaves_unsigned(
+    user: User, lab_dns: Any, zones: ZoneStore, queue: Huey
+) -> None:
+    host = lab_dns.hosts[0]
+    server = pinned_server(user, host)
+    assert run(server, "server.converge", queue).state == JobState.SUCCEEDED
+    # A domain the server has not converged for yet (its converge is still to come).
+    domain = make_domain(user, server, "unsigned.sender.test")
+    assert domain.signing_since is None
+    recipient = f"early-{time.monotonic_ns()}@{RECEIVER_DOMAIN}"
+    sender = f"postmaster@{domain.name}"
+
+    early = run(server, "server.testmail", queue, sender=sender, recipient=recipient)
+    assert early.state == JobState.FAILED
+    assert "does not sign mail from unsigned.sender.test yet" in early.error
+    assert "sendmail" not in log_text(early)
+
+    assert run(server, "server.converge", queue).state == JobState.SUCCEEDED
+    domain.refresh_from_db()
+    assert domain.signing_since is not None
+    ssh_root(host, "systemctl", "stop", "opendkim")
+    stopped = run(server, "server.testmail", queue, sender=sender, recipient=recipient)
+    assert stopped.state == JobState.FAILED
+    assert "OpenDKIM is inactive on this server" in stopped.error
+    assert "sendmail" not in log_text(stopped)
+
+    assert "started opendkim" in log_text(run(server, "server.converge", queue))
+    key = domain.active_key
+    assert key is not None
+    publish_dkim(zones, domain.name, key.record_name, key.record_value)
+    sent = run(server, "server.testmail", queue, sender=sender, recipient=recipient)
+    assert sent.state == JobState.SUCCEEDED, log_text(sent) + sent.error
+    message = wait_for_message(lab_dns.mail_db, lambda m: recipient in m["rcpt_to"], timeout=30)
+    assert message["dkim"] == "pass", message["auth_results"]
+    assert len(messages(lab_dns.mail_db, rcpt=recipient)) == 1  # the refused two never left
+
+
 def test_the_server_is_not_an_open_relay(user: User, lab_dns: Any, queue: Huey) -> None:
     host = lab_dns.hosts[0]
     server = pinned_server(user, host)
@@ -167,8 +207,6 @@ def test_actions_on_the_server_run_as_jobs_with_their_commands_logged(
 def test_queue_operations_hold_release_and_delete_a_deferred_message(
     user: User, lab_dns: Any, queue: Huey
 ) -> None:
-    from tests.servers.test_faults import ssh_root
-
     host = lab_dns.hosts[0]
     server = pinned_server(user, host)
     assert run(server, "server.converge", queue).state == JobState.SUCCEEDED
