@@ -96,6 +96,13 @@ class MailLogForm(forms.Form):
     filter = forms.CharField(max_length=200, required=False)
 
 
+class MailboxForm(forms.Form):
+    count = forms.IntegerField(
+        label="Messages", min_value=1, max_value=200, initial=50,
+        help_text="Mail to the domains' postmaster, abuse and SMTP users: bounces, replies.",
+    )  # fmt: skip
+
+
 class RestartForm(forms.Form):
     service = forms.ChoiceField(choices=[(s, s) for s in ("postfix", "opendkim", "dovecot")])
 

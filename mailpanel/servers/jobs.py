@@ -164,6 +164,13 @@ def mail_log(ctx: JobContext) -> None:
     on_server(ctx, server, lambda remote, sink: operations.mail_log(remote, sink, lines, pattern))
 
 
+@job_kind("server.mailbox", "Mail to the domains")
+def mailbox(ctx: JobContext) -> None:
+    server = load_server(ctx)
+    count = int(str(ctx.params.get("count", 50)))
+    on_server(ctx, server, lambda remote, sink: operations.read_mailbox(remote, sink, count))
+
+
 @job_kind("server.restart", "Restart a service")
 def restart_service(ctx: JobContext) -> None:
     server = load_server(ctx)
