@@ -1,9 +1,9 @@
 """The desired state of a sending mail server, as files, packages and services.
 
-Postfix sends, and takes mail for each domain's postmaster, abuse and SMTP users' addresses
-into root's mailbox (never an open relay: only authenticated users and local processes may
-relay), OpenDKIM signs every domain the panel manages, Dovecot only
-authenticates SMTP users for submission. Each file here is written whole by the panel.
+Postfix sends (never an open relay: only authenticated users and local processes may
+relay) and takes mail for each domain's postmaster, abuse and SMTP users' addresses into
+root's mailbox. OpenDKIM signs every domain the panel manages, Dovecot only authenticates
+SMTP users for submission. Each file here is written whole by the panel.
 """
 
 from __future__ import annotations
