@@ -116,4 +116,19 @@ def domain_delete(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
             request, f"{domain.display_name} was removed; the server is being updated."
         )
         return redirect("job_detail", job_id=job.pk)
-    return render(request, "domains/delete.html", {"domain": domain})
+    return render(request, "domains/delete.html", {"domain": domain, **left_in_dns(domain)})
+
+
+def left_in_dns(domain: SendingDomain) -> dict[str, object]:
+    """What the panel last published for the domain: it stays in the zone after removal."""
+    from mailpanel.dns.models import DnsPlan, DomainZone, PlanState
+    from mailpanel.dns.presenting import result_rows
+
+    plan = (
+        DnsPlan.objects.filter(domain=domain, state=PlanState.APPLIED)
+        .order_by("-applied_at")
+        .first()
+    )
+    link = DomainZone.objects.filter(domain=domain).select_related("account").first()
+    rows = result_rows(plan.result) if plan else []
+    return {"left": rows, "link": link, "mx_left": any(r["type"] == "MX" for r in rows)}

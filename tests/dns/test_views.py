@@ -12,7 +12,7 @@ from mailpanel.dns.models import DnsAccount, DnsPlan, PlanState
 from mailpanel.pages.views import COMING_SOON
 from mailpanel.vault.actions import create_credential
 from tests.dns.conftest import CF_TOKEN, Fakes
-from tests.dns.support import connect, linked, make_domain, make_server
+from tests.dns.support import connect, linked, make_domain, make_server, plan_and_apply
 from tests.helpers import drain
 
 
@@ -125,3 +125,39 @@ def test_an_account_in_use_cannot_be_disconnected_and_its_credential_is_kept(
     from mailpanel.vault.models import Credential
 
     assert Credential.objects.filter(pk=spare.credential_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_removing_a_domain_says_which_records_it_leaves_in_dns(
+    user: User, other_user: User, owner_client: Client, lab_like: Fakes, queue: Huey
+) -> None:
+    from mailpanel.domains.models import DkimKey, SendingDomain
+    from mailpanel.jobs.models import Job
+
+    server = make_server(user)
+    bare = make_domain(user, server, "bare.example.test")
+    url = reverse("domain_delete", args=[bare.pk])
+    assert "The panel published no DNS records for it." in owner_client.get(url).content.decode()
+
+    domain = make_domain(user, server, "news.example.test")
+    linked(user, "cloudflare", domain, queue, "example.test")
+    plan = plan_and_apply(domain, queue)
+    assert plan.state == PlanState.APPLIED
+    page = owner_client.get(reverse("domain_delete", args=[domain.pk])).content.decode()
+    assert "data-left-in-dns" in page and "in example.test (cloudflare account)" in page
+    assert "The MX points at this server" in page
+    for row in plan.result:
+        assert f"<code>{row['name']}</code>" in page
+    key = domain.active_key
+    assert key is not None and f"p={key.public_key}" in page
+
+    theirs = make_domain(other_user, make_server(other_user), "theirs.example.test")
+    assert owner_client.get(reverse("domain_delete", args=[theirs.pk])).status_code == 404
+    assert owner_client.post(reverse("domain_delete", args=[theirs.pk])).status_code == 404
+    assert SendingDomain.objects.filter(pk=theirs.pk).exists()
+
+    removed = owner_client.post(reverse("domain_delete", args=[domain.pk]))
+    job = Job.objects.filter(kind="server.converge").get()
+    assert removed["Location"] == reverse("job_detail", args=[job.pk])
+    assert not SendingDomain.objects.filter(pk=domain.pk).exists()
+    assert not DkimKey.objects.filter(domain_id=domain.pk).exists()
