@@ -124,11 +124,12 @@ def left_in_dns(domain: SendingDomain) -> dict[str, object]:
     from mailpanel.dns.models import DnsPlan, DomainZone, PlanState
     from mailpanel.dns.presenting import result_rows
 
-    plan = (
-        DnsPlan.objects.filter(domain=domain, state=PlanState.APPLIED)
-        .order_by("-applied_at")
-        .first()
+    applied = DnsPlan.objects.filter(domain=domain, state=PlanState.APPLIED).order_by("-applied_at")
+    # A key rotation applies DKIM alone (no plan job): the rest is the last full plan's.
+    full, latest = applied.filter(plan_job__isnull=False).first(), applied.first()
+    rows = result_rows(
+        [r for r in (full.result if full else []) if r.get("kind") != "dkim"]
+        + [r for r in (latest.result if latest else []) if r.get("kind") == "dkim"]
     )
     link = DomainZone.objects.filter(domain=domain).select_related("account").first()
-    rows = result_rows(plan.result) if plan else []
     return {"left": rows, "link": link, "mx_left": any(r["type"] == "MX" for r in rows)}

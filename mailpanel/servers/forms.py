@@ -96,13 +96,6 @@ class MailLogForm(forms.Form):
     filter = forms.CharField(max_length=200, required=False)
 
 
-class MailboxForm(forms.Form):
-    count = forms.IntegerField(
-        label="Messages", min_value=1, max_value=200, initial=50,
-        help_text="Mail to the domains' postmaster, abuse and SMTP users: bounces, replies.",
-    )  # fmt: skip
-
-
 class RestartForm(forms.Form):
     service = forms.ChoiceField(choices=[(s, s) for s in ("postfix", "opendkim", "dovecot")])
 
@@ -116,8 +109,8 @@ class TestMessageForm(forms.Form):
         self.server = server
 
     def clean_sender(self) -> str:
-        sender: str = self.cleaned_data["sender"].lower()
-        domain = sender.rsplit("@", 1)[1]
-        if not self.server.domains.filter(name=names.domain_to_ascii(domain)).exists():
+        local, domain = self.cleaned_data["sender"].lower().rsplit("@", 1)
+        domain = names.domain_to_ascii(domain)  # as the server's tables and DNS name it
+        if not self.server.domains.filter(name=domain).exists():
             raise ValidationError("The sender must be at a domain set up on this server.")
-        return sender
+        return f"{local}@{domain}"

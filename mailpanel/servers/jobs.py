@@ -12,7 +12,7 @@ from mailpanel.jobs.registry import job_kind
 from mailpanel.servers import operations
 from mailpanel.servers.converge import Converger
 from mailpanel.servers.facts import gather
-from mailpanel.servers.lease import changing
+from mailpanel.servers.lease import after_changes, changing
 from mailpanel.servers.models import HostKeyState, Server
 from mailpanel.servers.ssh import (
     CommandFailed,
@@ -164,13 +164,6 @@ def mail_log(ctx: JobContext) -> None:
     on_server(ctx, server, lambda remote, sink: operations.mail_log(remote, sink, lines, pattern))
 
 
-@job_kind("server.mailbox", "Mail to the domains")
-def mailbox(ctx: JobContext) -> None:
-    server = load_server(ctx)
-    count = int(str(ctx.params.get("count", 50)))
-    on_server(ctx, server, lambda remote, sink: operations.read_mailbox(remote, sink, count))
-
-
 @job_kind("server.restart", "Restart a service")
 def restart_service(ctx: JobContext) -> None:
     server = load_server(ctx)
@@ -184,11 +177,10 @@ def test_message(ctx: JobContext) -> None:
     server = load_server(ctx)
     sender = str(ctx.params["sender"])
     recipient = str(ctx.params["recipient"])
-    # After any converge in progress (it may be the one that adds the sender's domain).
-    with changing(server, ctx):
-        on_server(
-            ctx, server, lambda remote, sink: operations.send_test(remote, sink, sender, recipient)
-        )
+    after_changes(server, ctx)  # a converge in progress may be the one adding the domain
+    on_server(
+        ctx, server, lambda remote, sink: operations.send_test(remote, sink, sender, recipient)
+    )
 
 
 @job_kind("fleet.run", "Fleet run")

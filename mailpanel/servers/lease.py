@@ -8,7 +8,7 @@ died leaves a lease that simply expires.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from uuid import UUID
@@ -40,19 +40,36 @@ def release(server_id: UUID, job_id: UUID) -> None:
     )
 
 
+def is_free(server_id: UUID, job_id: UUID) -> bool:
+    now = timezone.now()
+    free = Q(changing_job__isnull=True) | Q(changing_until__lt=now) | Q(changing_job=job_id)
+    return Server.objects.filter(free, pk=server_id).exists()
+
+
+def _wait_until(ready: Callable[[], bool], ctx: JobContext) -> None:
+    if ready():
+        return
+    ctx.log("Another job is changing this server; waiting for it to finish.")
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not ready():
+        if time.monotonic() > deadline:
+            raise JobFailed("Another job kept this server busy for 10 minutes; try again.")
+        ctx.check_cancelled()
+        time.sleep(POLL_SECONDS)
+
+
 @contextmanager
 def changing(server: Server, ctx: JobContext) -> Iterator[None]:
     """Wait for our turn to change ``server`` (logging why), then hold it."""
     job_id = ctx.job.pk
-    if not try_take(server.pk, job_id):
-        ctx.log("Another job is changing this server; waiting for it to finish.")
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not try_take(server.pk, job_id):
-            if time.monotonic() > deadline:
-                raise JobFailed("Another job kept this server busy for 10 minutes; try again.")
-            ctx.check_cancelled()
-            time.sleep(POLL_SECONDS)
+    _wait_until(lambda: try_take(server.pk, job_id), ctx)
     try:
         yield
     finally:
         release(server.pk, job_id)
+
+
+def after_changes(server: Server, ctx: JobContext) -> None:
+    """Wait until no other job is changing ``server``, without holding it (for a job that
+    only reads, or sends, and must see what the change before it made)."""
+    _wait_until(lambda: is_free(server.pk, ctx.job.pk), ctx)

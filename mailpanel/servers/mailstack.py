@@ -1,9 +1,8 @@
 """The desired state of a sending mail server, as files, packages and services.
 
-Postfix sends (never an open relay: only authenticated users and local processes may
-relay) and takes mail for each domain's postmaster, abuse and SMTP users' addresses into
-root's mailbox. OpenDKIM signs every domain the panel manages, Dovecot only authenticates
-SMTP users for submission. Each file here is written whole by the panel.
+Postfix sends and receives bounces (never an open relay: only authenticated users and
+local processes may relay), OpenDKIM signs every domain the panel manages, Dovecot only
+authenticates SMTP users for submission. Each file here is written whole by the panel.
 """
 
 from __future__ import annotations
@@ -18,10 +17,6 @@ TLS_KEY = f"{TLS_DIR}/privkey.pem"
 DKIM_DIR = "/etc/opendkim/keys"
 SIGNING_TABLE = "/etc/opendkim/signing.table"
 USERS_FILE = "/etc/dovecot/mailpanel-users"
-VIRTUAL_TABLE = "/etc/postfix/mailpanel-virtual"
-# Where mail to the sending domains is kept: root's mailbox, read from the panel.
-MAILBOX = "/var/mail/root"
-ROLE_ADDRESSES = ("postmaster", "abuse")
 PACKAGES = ("postfix", "opendkim", "opendkim-tools", "dovecot-core", "openssl", "ca-certificates")
 ACME_CA_FILE = "/etc/mailpanel/acme-ca.pem"
 ACME_DEPLOY_HOOK = "/etc/mailpanel/certbot-deploy.sh"
@@ -132,7 +127,6 @@ class MailStack:
             ManagedFile("/etc/mailname", self.hostname + "\n", reload=("postfix",)),
             ManagedFile("/etc/postfix/main.cf", self.main_cf(), reload=("postfix",)),
             ManagedFile("/etc/postfix/master.cf", self.master_cf(), reload=("postfix",)),
-            ManagedFile(VIRTUAL_TABLE, self.virtual_table(), reload=("postfix",)),
             ManagedFile("/etc/opendkim.conf", OPENDKIM_CONF, reload=("opendkim",)),
             ManagedFile("/etc/opendkim/key.table", self.key_table(), reload=("opendkim",)),
             ManagedFile(SIGNING_TABLE, self.signing_table(), reload=("opendkim",)),
@@ -173,27 +167,12 @@ class MailStack:
         lines = [f"*@{d.name} {d.selector}._domainkey.{d.name}" for d in self.domains]
         return "".join(line + "\n" for line in lines) or "# no domains yet\n"
 
-    def inbound_addresses(self) -> list[str]:
-        """What the server takes mail for (its MX is published): each domain's postmaster
-        and abuse (RFC 5321 4.5.1, RFC 2142), and each SMTP user's address, where bounces
-        and replies to what it sent come back. Any other address there is unknown."""
-        roles = [f"{role}@{d.name}" for d in self.domains for role in ROLE_ADDRESSES]
-        users = [address for address, _ in self.users]
-        return sorted(set(roles + users))
-
-    def virtual_table(self) -> str:
-        lines = [f"{address} root" for address in self.inbound_addresses()]
-        return "".join(line + "\n" for line in lines) or "# no domains yet\n"
-
     def users_file(self) -> str:
         return "".join(f"{address}:{hashed}\n" for address, hashed in self.users)
 
     def main_cf(self) -> str:
         return MAIN_CF.format(
             hostname=self.hostname,
-            # The hostname's own mail is local already (Postfix warns of a name in both).
-            domains=" ".join(sorted({d.name for d in self.domains} - {self.hostname})),
-            virtual=VIRTUAL_TABLE,
             cert=TLS_CERT,
             key=TLS_KEY,
             size=self.message_size_limit,
@@ -226,13 +205,7 @@ disable_vrfy_command = yes
 smtpd_banner = $myhostname ESMTP
 smtpd_helo_required = yes
 message_size_limit = {size}
-# Root's mailbox holds the domains' mail (below): bounded, so a flood cannot fill the disk.
-mailbox_size_limit = 209715200
-
-# Mail to the sending domains: their postmaster, abuse and SMTP users' addresses (bounces,
-# replies, complaints) goes to root's mailbox, read from the panel. Others are unknown (550).
-virtual_alias_domains = {domains}
-virtual_alias_maps = texthash:{virtual}
+mailbox_size_limit = 0
 
 # Never an open relay: only local processes and authenticated users may relay.
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination

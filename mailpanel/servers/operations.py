@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from email import message_from_string, policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
+from mailpanel.names import domain_to_ascii
 from mailpanel.servers.facts import health
-from mailpanel.servers.mailstack import MAILBOX, SIGNING_TABLE
+from mailpanel.servers.mailstack import SIGNING_TABLE
 from mailpanel.servers.ssh import Remote, SshError
 from mailpanel.servers.sshloop import EventSink
 
@@ -20,9 +20,6 @@ QUEUE_ID_RE = re.compile(r"^[0-9A-Za-z]{5,20}$")
 QUEUE_ACTIONS = {"list", "flush", "delete", "hold", "release"}
 POSTSUPER_FLAG = {"delete": "-d", "hold": "-h", "release": "-H"}
 MAX_LOG_LINES = 2000
-MAX_MESSAGES = 200
-MAILBOX_TAIL_BYTES = 4_000_000
-MBOX_FROM_RE = re.compile(r"^From \S+ .*$\n", re.M)
 CERT_WARN_DAYS = 14
 
 
@@ -96,45 +93,6 @@ async def mail_log(remote: Remote, sink: EventSink, lines: int, pattern: str) ->
     sink.log(f"{min(len(rows), lines)} line(s) shown.")
 
 
-async def read_mailbox(remote: Remote, sink: EventSink, count: int) -> None:
-    """The newest messages to the domains' postmaster, abuse and SMTP users, one line each,
-    with what a bounce says went wrong. Only the mailbox's tail is read: it can be large."""
-    count = max(1, min(MAX_MESSAGES, count))
-    result = await remote.run(
-        ["tail", "-c", str(MAILBOX_TAIL_BYTES), "--", MAILBOX], check=False, quiet=False
-    )
-    if result.exit_status != 0:
-        sink.log("No mail has come for this server's domains yet.")
-        return
-    starts = [m.start() for m in MBOX_FROM_RE.finditer(result.stdout)]
-    # The first piece is cut by `tail` unless the mailbox starts there.
-    chunks = [result.stdout[a:b] for a, b in zip(starts, [*starts[1:], None], strict=True)]
-    shown = chunks[-count:]
-    for chunk in shown:
-        envelope, text = chunk.split("\n", 1)
-        received = (envelope.split(None, 2)[2:] or ["?"])[0]  # "From <sender> <delivered>"
-        message = message_from_string(text, policy=policy.default)
-        sink.log(f"{received} · {summarize(message)}")
-    sink.log(f"{len(shown)} message(s) shown, newest last.")
-
-
-def summarize(message: Message) -> str:
-    to = message.get("X-Original-To") or message.get("To") or "?"
-    line = f"to {to} · from {message.get('From', '?')} · {message.get('Subject', '(no subject)')}"
-    for part in message.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        for fields in part.get_payload():
-            if not isinstance(fields, Message):
-                continue
-            if str(fields.get("Action", "")).lower() in ("failed", "delayed"):
-                line += (
-                    f" · {fields.get('Action')} for {fields.get('Final-Recipient', '?')}: "
-                    f"{fields.get('Status', '?')} {fields.get('Diagnostic-Code', '')}".rstrip()
-                )
-    return " ".join(line.split())[:2000]
-
-
 async def restart(remote: Remote, sink: EventSink, service: str) -> None:
     if service not in SERVICES:
         raise OperationRefused(f"The panel restarts only {', '.join(SERVICES)}.")
@@ -178,7 +136,7 @@ def test_message(sender: str, recipient: str, hostname: str) -> str:
 
 
 async def send_test(remote: Remote, sink: EventSink, sender: str, recipient: str) -> None:
-    await _refuse_unsigned(remote, sender.rsplit("@", 1)[1].lower())
+    await _refuse_unsigned(remote, domain_to_ascii(sender.rsplit("@", 1)[1]))
     hostname = (await remote.run(["hostname"], quiet=True)).stdout.strip()
     message = test_message(sender, recipient, hostname)
     await remote.run(["/usr/sbin/sendmail", "-i", "-f", sender, "--", recipient], input=message)

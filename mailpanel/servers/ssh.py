@@ -174,7 +174,10 @@ class Remote:
         # An empty input must still close stdin at once, or `cat` would wait forever.
         feed: dict[str, Any] = {"input": stdin} if stdin else {"stdin": asyncssh.DEVNULL}
         try:
-            done = await self.conn.run(command, check=False, timeout=timeout, **feed)
+            # A byte that is not UTF-8 (a log line, a file) must not end the session.
+            done = await self.conn.run(
+                command, check=False, timeout=timeout, errors="replace", **feed
+            )
         except asyncssh.TimeoutError as exc:
             raise CommandTimeout(f"`{shown or argv[0]}` took longer than {timeout:.0f} s") from exc
         except (asyncssh.Error, OSError) as exc:

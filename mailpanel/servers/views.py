@@ -15,14 +15,7 @@ from mailpanel.http import AuthedRequest
 from mailpanel.jobs.models import Job
 from mailpanel.ownership import get_owned_or_404
 from mailpanel.servers import actions
-from mailpanel.servers.forms import (
-    MailboxForm,
-    MailLogForm,
-    QueueForm,
-    RestartForm,
-    ServerForm,
-    TestMessageForm,
-)
+from mailpanel.servers.forms import MailLogForm, QueueForm, RestartForm, ServerForm, TestMessageForm
 from mailpanel.servers.models import HostKeyState, Server
 from mailpanel.servers.ssh import SshError
 
@@ -76,7 +69,6 @@ def server_detail(request: AuthedRequest, server_id: UUID) -> HttpResponse:
         "jobs": jobs,
         "queue_form": QueueForm(),
         "log_form": MailLogForm(),
-        "mailbox_form": MailboxForm(),
         "restart_form": RestartForm(),
         "test_form": TestMessageForm(server),
     }
@@ -98,12 +90,7 @@ SIMPLE_ACTIONS = {"converge": "server.converge", "health": "server.health", "fac
 @require_POST
 def server_action(request: AuthedRequest, server_id: UUID, action: str) -> HttpResponse:
     server = get_owned_or_404(Server, request.user, pk=server_id)
-    forms = {
-        "queue": QueueForm,
-        "maillog": MailLogForm,
-        "mailbox": MailboxForm,
-        "restart": RestartForm,
-    }
+    forms = {"queue": QueueForm, "maillog": MailLogForm, "restart": RestartForm}
     if action in SIMPLE_ACTIONS:
         return _start(request, server, SIMPLE_ACTIONS[action])
     form: forms_module.Form

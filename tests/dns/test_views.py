@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from huey.api import Huey
 
 from mailpanel.accounts.models import User
@@ -150,6 +151,17 @@ def test_removing_a_domain_says_which_records_it_leaves_in_dns(
         assert f"<code>{row['name']}</code>" in page
     key = domain.active_key
     assert key is not None and f"p={key.public_key}" in page
+
+    # After a key rotation (DKIM alone applied), the rest still shows, with the new key.
+    dkim = next(r for r in plan.result if r["kind"] == "dkim")
+    rotated = {**dkim, "name": f"mp209901._domainkey.{domain.name}", "value": "v=DKIM1; p=NEW"}
+    DnsPlan.objects.create(
+        owner=user, domain=domain, zone_name="example.test", state=PlanState.APPLIED,
+        result=[rotated], applied_at=timezone.now(),
+    )  # fmt: skip
+    page = owner_client.get(reverse("domain_delete", args=[domain.pk])).content.decode()
+    assert "The MX points at this server" in page and "v=DKIM1; p=NEW" in page
+    assert f"p={key.public_key}" not in page
 
     theirs = make_domain(other_user, make_server(other_user), "theirs.example.test")
     assert owner_client.get(reverse("domain_delete", args=[theirs.pk])).status_code == 404

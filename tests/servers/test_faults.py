@@ -9,8 +9,13 @@ import pytest
 from huey.api import Huey
 
 from mailpanel.accounts.models import User
+from mailpanel.jobs.actions import start_job
+from mailpanel.jobs.context import JobContext
 from mailpanel.jobs.models import JobState
+from mailpanel.servers.jobs import on_server
 from mailpanel.servers.models import HostKeyState, Server
+from mailpanel.servers.ssh import Remote
+from mailpanel.servers.sshloop import EventSink
 from mailpanel.vault.actions import create_credential
 from tests.servers.conftest import log_text, pinned_server, root_key, run, ssh_root
 from tests.vault.conftest import private_key
@@ -143,3 +148,15 @@ def test_a_full_disk_is_reported(user: User, lab: Any, queue: Huey) -> None:
     assert job.state == JobState.FAILED
     assert "No space left on device" in job.error, job.error
     assert run(server, "server.converge", queue).state == JobState.SUCCEEDED
+
+
+def test_output_that_is_not_utf8_is_read_and_the_session_goes_on(user: User, lab: Any) -> None:
+    server = pinned_server(user, lab.hosts[0])
+    ctx = JobContext(start_job(user, "selftest", target=server.name))
+
+    async def work(remote: Remote, sink: EventSink) -> tuple[str, str]:
+        odd = await remote.run(["printf", "caf\\351 ok"])  # latin-1, as old mail and logs have
+        after = await remote.run(["echo", "still here"])
+        return odd.stdout, after.stdout
+
+    assert on_server(ctx, server, work) == ("caf\ufffd ok", "still here\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -9,11 +11,13 @@ import pytest
 from django.utils import timezone
 
 from mailpanel.accounts.models import User
-from mailpanel.servers.lease import release, try_take
+from mailpanel.jobs.actions import start_job
+from mailpanel.jobs.context import JobContext
+from mailpanel.servers.lease import after_changes, is_free, release, try_take
 from mailpanel.servers.models import Server
 from mailpanel.vault.actions import create_credential
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # a waiting thread reads the rows
 
 
 @pytest.fixture
@@ -44,3 +48,25 @@ def test_the_lease_of_a_dead_job_expires(server: Server) -> None:
     assert try_take(server.pk, alive)
     server.refresh_from_db()
     assert server.changing_job == alive
+
+
+def test_a_job_that_only_reads_waits_for_a_change_without_holding_the_server(
+    user: User, server: Server
+) -> None:
+    reader = JobContext(start_job(user, "selftest", target="s"))
+    other = uuid.uuid4()
+    assert try_take(server.pk, other)
+    assert not is_free(server.pk, reader.job.pk)
+    server.refresh_from_db()
+
+    waiter = threading.Thread(target=after_changes, args=(server, reader))
+    waiter.start()
+    time.sleep(0.3)
+    assert waiter.is_alive()  # still waiting for the change to finish
+    release(server.pk, other)
+    waiter.join(timeout=5)
+    assert not waiter.is_alive()
+    server.refresh_from_db()
+    assert server.changing_job is None  # it waited; it did not take the server
+    texts = list(reader.job.log_lines.values_list("text", flat=True))
+    assert texts == ["Another job is changing this server; waiting for it to finish."]

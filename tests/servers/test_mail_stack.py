@@ -16,7 +16,6 @@ from huey.api import Huey
 from lab.smtp_store import messages, wait_for_message
 from lab.zonestore import ZoneStore
 from mailpanel.accounts.models import User
-from mailpanel.domains.actions import add_smtp_user, generate_password
 from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.models import JobState
 from mailpanel.servers.models import HostKeyState, Server
@@ -27,7 +26,6 @@ from tests.servers.conftest import (
     log_text,
     pinned_server,
     publish_dkim,
-    receiver_zones,
     root_key,
     run,
     ssh_root,
@@ -250,57 +248,3 @@ def test_submission_on_465_needs_tls_and_auth(user: User, lab_dns: Any, queue: H
         smtp.mail("someone@sender.test")
         code, _ = smtp.rcpt("victim@elsewhere.test")
     assert code == 554  # no relaying without AUTH, even inside TLS
-
-
-def test_the_domains_postmaster_abuse_and_users_get_mail_and_bounces_come_back(
-    user: User, lab_dns: Any, queue: Huey
-) -> None:
-    host = lab_dns.hosts[0]
-    server = pinned_server(user, host)
-    domain = make_domain(user, server, "inbound.sender.test")
-    add_smtp_user(domain, "news", generate_password())
-    assert run(server, "server.converge", queue).state == JobState.SUCCEEDED
-    ssh_root(host, "rm", "-f", "/var/mail/root")
-    empty = run(server, "server.mailbox", queue, count=20)
-    assert "No mail has come for this server's domains yet." in log_text(empty)
-    zones = receiver_zones(lab_dns)
-    (receiving,) = zones.zones(provider="lab", account="tests")
-    nullmx = f"nullmx.{RECEIVER_DOMAIN}"
-    if not zones.records(receiving["id"], type="MX", name=nullmx):
-        zones.add_record(receiving["id"], nullmx, "MX", ".", 300, priority=0)  # RFC 7505
-    subject = f"complaint {time.monotonic_ns()}"
-
-    with smtplib.SMTP(host.address, 25, timeout=20) as smtp:
-        smtp.ehlo("reporter.test")
-        smtp.mail("reporter@reporter.test")
-        assert smtp.rcpt("abuse@inbound.sender.test")[0] == 250
-        assert smtp.rcpt("news@inbound.sender.test")[0] == 250
-        assert smtp.rcpt("postmaster@inbound.sender.test")[0] == 250
-        code, reply = smtp.rcpt("nobody@inbound.sender.test")
-        assert code == 550 and b"User unknown" in reply
-        smtp.rset()
-        smtp.sendmail(
-            "reporter@reporter.test",
-            ["abuse@inbound.sender.test"],
-            f"From: reporter@reporter.test\r\nSubject: {subject}\r\n\r\nSpam seen.\r\n",
-        )
-
-    # Our own test message to a domain that takes no mail: its bounce comes back home.
-    bounced = run(
-        server,
-        "server.testmail",
-        queue,
-        sender="postmaster@inbound.sender.test",
-        recipient=f"nobody@{nullmx}",
-    )
-    assert bounced.state == JobState.SUCCEEDED, bounced.error
-    text = ""
-    for _ in range(50):
-        text = log_text(run(server, "server.mailbox", queue, count=20))
-        if f"failed for rfc822; nobody@{nullmx}" in text:
-            break
-        time.sleep(0.2)
-    assert f"to abuse@inbound.sender.test · from reporter@reporter.test · {subject}" in text
-    assert "Undelivered Mail Returned to Sender" in text
-    assert f"failed for rfc822; nobody@{nullmx}: 5.1.0" in text, text
-    assert "does not accept mail (nullMX)" in text
