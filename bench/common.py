@@ -51,3 +51,29 @@ def plot_series(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_steps(name: str, title: str, steps: list[tuple[str, float]], target: float) -> Path:
+    """Horizontal bars of the steps of one run, in order, with the target as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [label for label, _ in steps]
+    seconds = [value for _, value in steps]
+    starts = [sum(seconds[:i]) for i in range(len(seconds))]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(steps) + 1.6))
+    ax.barh(labels, seconds, left=starts)
+    for y, (start, value) in enumerate(zip(starts, seconds, strict=True)):
+        ax.text(start + value, y, f" {value:.2f} s", va="center", fontsize=8)
+    ax.axvline(target, color="red", linestyle="--", label=f"target {target:.0f} s")
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds since the server was added")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    path = RESULTS / f"{name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

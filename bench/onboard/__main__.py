@@ -3,7 +3,7 @@ and DMARC at the lab receiver, through the guided setup's own pages, timed per s
 
 Root only (it brings the lab up, with NAT so apt reaches deb.debian.org: the one path that
 leaves the machine). Waits for the machine's lab lock like a test run, and always tears the
-lab down. Writes bench/results/onboard.json.
+lab down. Writes bench/results/onboard.json and onboard.png.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import django
 
 django.setup()
 
+from bench.common import plot_steps  # noqa: E402
 from bench.onboard.steps import Onboarding  # noqa: E402
 from lab.lab import Lab  # noqa: E402
 from lab.lock import hold_machine_lock  # noqa: E402
@@ -56,6 +57,12 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "onboard.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot_steps(
+        "onboard",
+        f"Bare server to mail passing SPF, DKIM and DMARC: {report['total_seconds']} s",
+        [(step["step"], step["seconds"]) for step in report["steps"]],
+        TARGET_S,
+    )
     print(json.dumps(report, indent=2))
 
 
