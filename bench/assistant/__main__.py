@@ -185,7 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-assistant-") as tmp:
         peers = start(Path(tmp), args.pace_ms)
         try:
-            result = {
+            result: dict[str, Any] = {
                 "benchmark": "assistant",
                 "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "machine": {

@@ -43,7 +43,7 @@ def chat_body() -> dict[str, Any]:
     """Exactly what the panel sends for BRIEF (same messages, limits and options)."""
     from mailpanel.assistant import prompts
 
-    inputs = {k: v for k, v in BRIEF.items() if k != "kind"}
+    inputs: dict[str, Any] = {k: v for k, v in BRIEF.items() if k != "kind"}
     inputs["variants"] = int(inputs["variants"])
     return {
         "model": "deepseek-ai/deepseek-v3-0324",

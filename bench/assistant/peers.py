@@ -45,7 +45,7 @@ def wait_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         try:
             httpx.get(url, timeout=1)
             return

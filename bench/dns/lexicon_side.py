@@ -39,7 +39,7 @@ def provider_for(kind: str, domain: str, credentials: dict[str, str], base_url: 
     auth = {"auth_token": credentials["token"]}
     if kind == "namecom":
         auth["auth_username"] = credentials["username"]
-    config = ConfigResolver().with_dict({
+    config = ConfigResolver().with_dict({  # type: ignore[no-untyped-call]
         # Cloudflare's provider wants the priority as text, Name.com's passes it on as is.
         "provider_name": kind, "domain": domain, "ttl": 3600, kind: auth,
         "priority": "10" if kind == "cloudflare" else 10,
