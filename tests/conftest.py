@@ -10,37 +10,38 @@ from django.test import Client
 from huey.api import Huey
 from huey.contrib.djhuey import HUEY
 
+from mailpanel.accounts.models import User
 from tests.factories import UserFactory
 
 pytest_plugins = ["lab.pytest_plugin"] if importlib.util.find_spec("lab.pytest_plugin") else []
 
 
 @pytest.fixture
-def user(db: None) -> object:
-    return UserFactory(email="owner@example.test", full_name="Olive Owner")
+def user(db: None) -> User:
+    return UserFactory.create(email="owner@example.test", full_name="Olive Owner")
 
 
 @pytest.fixture
-def other_user(db: None) -> object:
-    return UserFactory(email="other@example.test", full_name="Oscar Other")
+def other_user(db: None) -> User:
+    return UserFactory.create(email="other@example.test", full_name="Oscar Other")
 
 
 @pytest.fixture
-def third_user(db: None) -> object:
-    return UserFactory(email="third@example.test", full_name="Thea Third")
+def third_user(db: None) -> User:
+    return UserFactory.create(email="third@example.test", full_name="Thea Third")
 
 
 @pytest.fixture
-def owner_client(user: object) -> Client:
+def owner_client(user: User) -> Client:
     client = Client()
-    client.force_login(user)  # type: ignore[arg-type]
+    client.force_login(user)
     return client
 
 
 @pytest.fixture
-def other_client(other_user: object) -> Client:
+def other_client(other_user: User) -> Client:
     client = Client()
-    client.force_login(other_user)  # type: ignore[arg-type]
+    client.force_login(other_user)
     return client
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pyotp
+from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 from huey.api import Huey
@@ -14,6 +16,14 @@ from tests.factories import DEFAULT_PASSWORD
 
 def login(client: Client, email: str, password: str = DEFAULT_PASSWORD) -> Any:
     return client.post(reverse("account_login"), {"login": email, "password": password})
+
+
+def streamed(response: HttpResponseBase) -> AsyncIterator[bytes]:
+    """The chunks of a streaming response from the AsyncClient, as they arrive."""
+    assert isinstance(response, StreamingHttpResponse)
+    chunks = response.streaming_content
+    assert isinstance(chunks, AsyncIterator)
+    return chunks
 
 
 def enable_totp(client: Client, password: str = DEFAULT_PASSWORD) -> str:
@@ -30,7 +40,7 @@ def staff_client_with_2fa(email: str) -> Client:
     """A staff member signed in with password and TOTP, as the admin requires."""
     from tests.factories import UserFactory
 
-    UserFactory(email=email, is_staff=True, is_superuser=True)
+    UserFactory.create(email=email, is_staff=True, is_superuser=True)
     client = Client()
     login(client, email)
     secret = enable_totp(client)

@@ -76,7 +76,7 @@ def test_bad_signup_input_gives_a_form_error_and_creates_nothing(
 
 
 def test_an_email_already_used_is_a_clear_error(client: Client) -> None:
-    UserFactory(email="ada@example.test")
+    UserFactory.create(email="ada@example.test")
 
     response = signup(client, email="ADA@example.test")
 

@@ -38,7 +38,8 @@ def read_tokens(lines: Iterator[str], count: int) -> str:
     text, seen = "", 0
     for line in lines:
         if line.startswith("data: ") and '"t"' in line:
-            text += httpx.Response(200, content=line[6:]).json()["t"]
+            token: str = httpx.Response(200, content=line[6:]).json()["t"]
+            text += token
             seen += 1
             if seen == count:
                 return text

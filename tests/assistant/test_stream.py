@@ -25,6 +25,7 @@ from tests.assistant.conftest import (
     choose,
     parse_events,
 )
+from tests.helpers import streamed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("async_cleanup")]
 
@@ -52,7 +53,7 @@ async def stream(client: AsyncClient, draft: Draft) -> str:
     response = await client.get(reverse("assistant_draft_stream", args=[draft.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/event-stream"
-    return b"".join([chunk async for chunk in response.streaming_content]).decode()
+    return b"".join([chunk async for chunk in streamed(response)]).decode()
 
 
 async def test_tokens_stream_then_the_draft_is_saved_complete_with_nvidias_usage(
@@ -95,7 +96,7 @@ async def test_tokens_reach_the_reader_while_the_answer_is_still_being_written(
     response = await client.get(reverse("assistant_draft_stream", args=[draft.pk]))
 
     arrivals = []
-    async for chunk in response.streaming_content:
+    async for chunk in streamed(response):
         if b"event: token" in chunk:
             arrivals.append(time.monotonic())
 

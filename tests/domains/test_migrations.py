@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Model
 from django.utils import timezone
 
 BEFORE = [("domains", "0003_mta_sts_mode"), ("jobs", "0001_initial")]
@@ -29,12 +30,12 @@ def test_a_domain_is_signing_since_the_first_converge_queued_after_it_that_succe
     other = Server.objects.create(owner=owner, credential=key, name="other", host="192.0.2.2")
     t0 = timezone.now() - timedelta(days=1)
 
-    def domain(name: str, on: object, added: object) -> object:
+    def domain(name: str, on: Model, added: datetime) -> object:
         made = SendingDomain.objects.create(owner=owner, server=on, name=name)
         SendingDomain.objects.filter(pk=made.pk).update(created_at=added)
         return made.pk
 
-    def converge(on: object, queued: object, state: str = "succeeded") -> None:
+    def converge(on: Model, queued: datetime, state: str = "succeeded") -> None:
         job = Job.objects.create(
             owner=owner, kind="server.converge", state=state, target="x",
             params={"server_id": str(on.pk)}, finished_at=queued + timedelta(seconds=5),

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from mailpanel.accounts.models import User
 from mailpanel.jobs.models import Job, JobLogLine, JobState
+from tests.helpers import streamed
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +38,7 @@ async def read_stream(client: AsyncClient, url: str, headers: dict[str, str] | N
     response = await client.get(url, headers=headers)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/event-stream"
-    chunks = [chunk async for chunk in response.streaming_content]
+    chunks = [chunk async for chunk in streamed(response)]
     return b"".join(chunks).decode()
 
 

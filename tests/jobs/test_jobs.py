@@ -83,7 +83,12 @@ def test_a_running_job_stops_at_its_next_step_when_cancelled(user: User) -> None
     from mailpanel.jobs.runner import run_job
 
     job = Job.objects.create(owner=user, kind="selftest", params={"pause": 0.4})
-    worker = threading.Thread(target=lambda: (run_job(str(job.pk)), connection.close()))
+
+    def work() -> None:
+        run_job(str(job.pk))
+        connection.close()
+
+    worker = threading.Thread(target=work)
     worker.start()
     deadline = time.monotonic() + 10
     while not JobLogLine.objects.filter(job=job).exists() and time.monotonic() < deadline:

@@ -59,7 +59,7 @@ def test_pages_load_no_third_party_assets_and_no_inline_script(
 def test_only_the_session_and_csrf_cookies_are_set(client: Client, db: None) -> None:
     from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-    user = UserFactory()
+    user = UserFactory.create()
     client.get(reverse("account_login"))
     client.post(reverse("account_login"), {"login": user.email, "password": DEFAULT_PASSWORD})
     client.get(reverse("dashboard"))

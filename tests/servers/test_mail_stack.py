@@ -84,9 +84,9 @@ def test_add_confirm_provision_and_send_a_dkim_signed_message(
     password = re.search(r"data-smtp-password>([^<]+)<", created.content.decode())
     assert password, "the generated password is shown once"
     drain(queue)
-    key = domain.active_key
-    assert key is not None
-    publish_dkim(zones, domain.name, key.record_name, key.record_value)
+    dkim_key = domain.active_key
+    assert dkim_key is not None
+    publish_dkim(zones, domain.name, dkim_key.record_name, dkim_key.record_value)
 
     recipient = f"reader-{time.monotonic_ns()}@{RECEIVER_DOMAIN}"
     submit(host.address, f"news@{SENDING_DOMAIN}", password.group(1), recipient)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from mailpanel.accounts.models import User
 from mailpanel.servers.models import Server
 from mailpanel.vault.actions import create_credential
+from mailpanel.vault.models import Credential
 
 pytestmark = pytest.mark.django_db
 
@@ -26,14 +27,14 @@ EVIL = [
 
 
 @pytest.fixture
-def key(user: User) -> object:
+def key(user: User) -> Credential:
     return create_credential(user, "ssh_password", "pw", {"password": "server-pass"})
 
 
 @pytest.mark.parametrize(("bad", "message"), EVIL)
 @pytest.mark.parametrize("field", ["host", "mail_hostname"])
 def test_a_bad_host_or_hostname_is_refused_and_nothing_is_created(
-    owner_client: Client, key: object, field: str, bad: str, message: str
+    owner_client: Client, key: Credential, field: str, bad: str, message: str
 ) -> None:
     data = {
         "name": "web1",
@@ -43,7 +44,7 @@ def test_a_bad_host_or_hostname_is_refused_and_nothing_is_created(
         "credential": key.pk,
         "mail_hostname": "mail.example.com",
         "tls_mode": "self_signed",
-    }  # type: ignore[attr-defined]
+    }
     data[field] = bad
 
     response = owner_client.post(reverse("server_add"), data)
@@ -54,7 +55,7 @@ def test_a_bad_host_or_hostname_is_refused_and_nothing_is_created(
 
 
 @pytest.mark.parametrize("bad", ["ro;ot", "-root", "Root", "a" * 33, "ro ot"])
-def test_a_bad_user_name_is_refused(owner_client: Client, key: object, bad: str) -> None:
+def test_a_bad_user_name_is_refused(owner_client: Client, key: Credential, bad: str) -> None:
     data = {
         "name": "web1",
         "host": "203.0.113.5",
@@ -63,13 +64,13 @@ def test_a_bad_user_name_is_refused(owner_client: Client, key: object, bad: str)
         "credential": key.pk,
         "mail_hostname": "mail.example.com",
         "tls_mode": "self_signed",
-    }  # type: ignore[attr-defined]
+    }
     response = owner_client.post(reverse("server_add"), data)
     assert "user name" in response.content.decode()
     assert not Server.objects.exists()
 
 
-def test_an_idn_domain_is_stored_as_its_a_label(owner_client: Client, key: object) -> None:
+def test_an_idn_domain_is_stored_as_its_a_label(owner_client: Client, key: Credential) -> None:
     data = {
         "name": "web1",
         "host": "bücher.example",
@@ -78,7 +79,7 @@ def test_an_idn_domain_is_stored_as_its_a_label(owner_client: Client, key: objec
         "credential": key.pk,
         "mail_hostname": "mail.bücher.example",
         "tls_mode": "self_signed",
-    }  # type: ignore[attr-defined]
+    }
     response = owner_client.post(reverse("server_add"), data)
 
     assert response.status_code == 302

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import asyncssh
 import pytest
@@ -20,6 +20,10 @@ def fresh_keyring(tmp_path: Path, settings: Any) -> Iterator[Path]:
     reset_keyring()
 
 
-def private_key(algorithm: str, passphrase: str | None = None, **kw: int) -> str:
+class KeyOptions(TypedDict, total=False):
+    key_size: int
+
+
+def private_key(algorithm: str, passphrase: str | None = None, **kw: Unpack[KeyOptions]) -> str:
     key = asyncssh.generate_private_key(algorithm, **kw)
-    return key.export_private_key(passphrase=passphrase).decode()  # type: ignore[arg-type]
+    return key.export_private_key(passphrase=passphrase).decode()

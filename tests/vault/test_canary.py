@@ -117,9 +117,9 @@ def test_no_canary_appears_outside_the_vault(
     staff = staff_client_with_2fa("staff@example.test")
     seen.append(staff.get("/staff/vault/credential/").content.decode())
     for credential in credentials:
-        page = staff.get(f"/staff/vault/credential/{credential.pk}/change/")
-        assert page.status_code == 200
-        seen.append(page.content.decode())
+        response = staff.get(f"/staff/vault/credential/{credential.pk}/change/")
+        assert response.status_code == 200
+        seen.append(response.content.decode())
 
     seen.append(error_report_with_secrets_in_scope())
 

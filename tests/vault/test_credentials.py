@@ -10,7 +10,7 @@ from mailpanel.accounts.models import User
 from mailpanel.activity.models import ActivityEvent
 from mailpanel.vault.actions import create_credential
 from mailpanel.vault.models import Credential
-from tests.vault.conftest import private_key
+from tests.vault.conftest import KeyOptions, private_key
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_each_token_kind_is_stored_encrypted_and_shown_masked(
     ],
 )
 def test_ssh_keys_are_accepted_with_fingerprint_and_public_key(
-    owner_client: Client, user: User, algorithm: str, kw: dict[str, int], shown: str
+    owner_client: Client, user: User, algorithm: str, kw: KeyOptions, shown: str
 ) -> None:
     pem = private_key(algorithm, **kw)
     response = add(owner_client, "ssh_key", private_key=pem)
