@@ -16,7 +16,7 @@ from mailpanel.dns.desired import MailDomain, Wanted, build, spf_merge
 from mailpanel.dns.plan import Plan, make_plan, within
 from mailpanel.dns.policyfetch import PolicyUnavailable, fetch_policy
 from mailpanel.dns.providers.base import DnsProvider
-from mailpanel.dns.spf import TxtResolver, count_lookups
+from mailpanel.dns.spf import count_lookups
 from mailpanel.dns.types import ErrorKind, ProviderError, Zone
 from mailpanel.dns.verify import Visibility, txt_resolver, wait_visible
 
@@ -32,15 +32,14 @@ async def live_plan(
     *,
     ttl: int,
     forced: bool = False,
-    resolve_txt: TxtResolver,
-    resolver: dns.asyncresolver.Resolver | None = None,
+    resolver: dns.asyncresolver.Resolver,
 ) -> Plan:
     """The plan against what the zone holds right now (every page of it)."""
     existing = await provider.list_records(zone)
-    if domain.serves_policy and domain.mta_sts_mode == "enforce" and resolver is not None:
+    if domain.serves_policy and domain.mta_sts_mode == "enforce":
         domain = await with_served_policy(domain, resolver)
     merged = spf_merge(domain, existing)
-    lookups = await count_lookups(merged.value, resolve_txt)
+    lookups = await count_lookups(merged.value, txt_resolver(resolver))
     desired = build(domain, zone.name, existing, ttl, merged, lookups)
     return make_plan(desired, existing, provider.normalize_ttl, zone=zone.name, forced=forced)
 
@@ -158,15 +157,8 @@ async def _plan_and_apply(
     options: Options,
     result: Publication,
 ) -> None:
-    resolve = txt_resolver(lookups.resolver)
     plan = await live_plan(
-        provider,
-        zone,
-        domain,
-        ttl=ttl,
-        forced=options.forced,
-        resolve_txt=resolve,
-        resolver=lookups.resolver,
+        provider, zone, domain, ttl=ttl, forced=options.forced, resolver=lookups.resolver
     )
     result.plan = plan.only(*options.kinds) if options.kinds else plan
     plan = result.plan

@@ -43,6 +43,6 @@ def mail_domain(domain: SendingDomain) -> MailDomain:
         report_address=domain.dmarc_report_address,
         published=Published.from_json(link.published if link else None),
         hosts_in_use=tuple(sorted(set(in_use))),
-        serves_policy=domain.server.tls_mode == "acme",
+        serves_policy=domain.server.uses_acme,
         mta_sts_mode=domain.mta_sts_mode,
     )

@@ -243,7 +243,7 @@ def serve_policy_when_it_points_here(ctx: JobContext, row: DnsPlan, plan: Plan) 
         for c in plan.changes
         if c.kind == "mta-sts" and c.record.type in ("A", "AAAA") and c.change.after is not None
     ]
-    if not pointed or server.tls_mode != "acme":
+    if not pointed or not server.uses_acme:
         return
     if not policy_host_visible(row.result):
         ctx.log(

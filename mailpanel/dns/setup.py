@@ -62,6 +62,7 @@ def state_of(server: Server, domain: SendingDomain | None = None) -> SetupState:
     domain = domain or server.domains.order_by("created_at").first()
     link = DomainZone.objects.filter(domain=domain).first() if domain else None
     plan = DnsPlan.objects.filter(domain=domain).first() if domain else None
+    converge = latest_job(server, "server.converge")
     steps = [
         Step("server", True, detail=server.address),
         Step(
@@ -70,8 +71,8 @@ def state_of(server: Server, domain: SendingDomain | None = None) -> SetupState:
             latest_job(server, "server.facts"),
             server.host_key_fingerprint,
         ),
-        Step("provision", server.converged_at is not None, latest_job(server, "server.converge")),
-        _domain_step(server, domain),
+        Step("provision", server.converged_at is not None, converge),
+        _domain_step(domain, converge),
         Step("zone", link is not None, detail=link.zone_display if link else ""),
         _plan_step(plan),
         Step(
@@ -85,13 +86,13 @@ def state_of(server: Server, domain: SendingDomain | None = None) -> SetupState:
     return SetupState(server, domain, plan, steps)
 
 
-def _domain_step(server: Server, domain: SendingDomain | None) -> Step:
+def _domain_step(domain: SendingDomain | None, converge: Job | None) -> Step:
     """Done once the server signs for the domain (the converge that adds its key succeeded)."""
     if domain is None:
         return Step("domain", False)
     signing = domain.signing_since is not None
     detail = domain.display_name + ("" if signing else ": waiting for the server to sign for it")
-    return Step("domain", signing, latest_job(server, "server.converge"), detail)
+    return Step("domain", signing, converge, detail)
 
 
 def _plan_step(plan: DnsPlan | None) -> Step:

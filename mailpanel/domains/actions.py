@@ -59,7 +59,7 @@ def change_policy(
         )
         record_event(domain.owner, "domain.policy_changed", domain, actor=domain.owner,
                      message=changed)  # fmt: skip
-        if before[2] != mta_sts_mode and domain.server.tls_mode == "acme":
+        if before[2] != mta_sts_mode and domain.server.uses_acme:
             return start_server_job(domain.server, "server.converge")
     return None
 

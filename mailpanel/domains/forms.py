@@ -17,13 +17,27 @@ MTA_STS_CHOICES = [
 ]
 
 
-class DomainForm(forms.Form):
+class DmarcFields(forms.Form):
+    """The DMARC policy and report address, asked when a domain is added and changed."""
+
+    dmarc_policy = forms.ChoiceField(label="DMARC policy", choices=DMARC_CHOICES, initial="none")
+    report_address = forms.CharField(
+        max_length=254,
+        label="DMARC report address",
+        required=False,
+        help_text="Aggregate reports go there, and TLS reports too (no TLS-RPT without one).",
+    )
+
+    def clean_report_address(self) -> str:
+        return names.report_address(self.cleaned_data["report_address"])
+
+
+class DomainForm(DmarcFields):
     name = forms.CharField(
         label="Domain", max_length=300, help_text="e.g. example.com or bücher.de"
     )
     server = forms.ModelChoiceField(queryset=Server.objects.none())
-    dmarc_policy = forms.ChoiceField(label="DMARC policy", choices=DMARC_CHOICES, initial="none")
-    report_address = forms.CharField(label="DMARC report address", required=False, max_length=254)
+    field_order = ["name", "server", "dmarc_policy", "report_address"]
 
     def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -32,9 +46,6 @@ class DomainForm(forms.Form):
             owner=owner, host_key_state=HostKeyState.CONFIRMED
         )
 
-    def clean_report_address(self) -> str:
-        return names.report_address(self.cleaned_data["report_address"])
-
     def clean_name(self) -> str:
         name = names.domain_to_ascii(self.cleaned_data["name"])
         if SendingDomain.objects.filter(owner=self.owner, name=name).exists():
@@ -42,16 +53,9 @@ class DomainForm(forms.Form):
         return name
 
 
-class DomainPolicyForm(forms.Form):
+class DomainPolicyForm(DmarcFields):
     """What receivers and senders are told to do: DMARC policy and reports, MTA-STS mode."""
 
-    dmarc_policy = forms.ChoiceField(label="DMARC policy", choices=DMARC_CHOICES)
-    report_address = forms.CharField(
-        max_length=254,
-        label="DMARC report address",
-        required=False,
-        help_text="Aggregate reports go there (and TLS reports; else to postmaster@ the domain).",
-    )
     mta_sts_mode = forms.ChoiceField(label="MTA-STS mode", choices=MTA_STS_CHOICES)
 
     def __init__(self, domain: SendingDomain, *args: Any, **kwargs: Any) -> None:
@@ -66,12 +70,9 @@ class DomainPolicyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.domain = domain
 
-    def clean_report_address(self) -> str:
-        return names.report_address(self.cleaned_data["report_address"])
-
     def clean_mta_sts_mode(self) -> str:
         mode = str(self.cleaned_data["mta_sts_mode"])
-        if mode == "enforce" and self.domain.server.tls_mode != "acme":
+        if mode == "enforce" and not self.domain.server.uses_acme:
             raise ValidationError(
                 "Enforce needs the server's certificate to be one senders trust: switch "
                 f"{self.domain.server.name} to an ACME certificate first."

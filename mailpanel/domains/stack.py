@@ -90,7 +90,7 @@ def points_at(name: str, addresses: set[str]) -> bool:
 
 
 def acme_for(server: Server) -> Acme | None:
-    if server.tls_mode != "acme":
+    if not server.uses_acme:
         return None
     bundle = Path(settings.ACME_CA_BUNDLE).read_text() if settings.ACME_CA_BUNDLE else ""
     return Acme(directory=settings.ACME_DIRECTORY, ca_bundle=bundle)

@@ -24,12 +24,17 @@ WAIT_SECONDS = 600.0
 POLL_SECONDS = 0.5
 
 
+def _free_for(job_id: UUID) -> Q:
+    """Nobody holds the lease, it expired, or ``job_id`` holds it."""
+    return (
+        Q(changing_job__isnull=True) | Q(changing_until__lt=timezone.now()) | Q(changing_job=job_id)
+    )
+
+
 def try_take(server_id: UUID, job_id: UUID) -> bool:
-    now = timezone.now()
-    free = Q(changing_job__isnull=True) | Q(changing_until__lt=now) | Q(changing_job=job_id)
     return bool(
-        Server.objects.filter(free, pk=server_id).update(
-            changing_job=job_id, changing_until=now + LEASE
+        Server.objects.filter(_free_for(job_id), pk=server_id).update(
+            changing_job=job_id, changing_until=timezone.now() + LEASE
         )
     )
 
@@ -41,9 +46,7 @@ def release(server_id: UUID, job_id: UUID) -> None:
 
 
 def is_free(server_id: UUID, job_id: UUID) -> bool:
-    now = timezone.now()
-    free = Q(changing_job__isnull=True) | Q(changing_until__lt=now) | Q(changing_job=job_id)
-    return Server.objects.filter(free, pk=server_id).exists()
+    return Server.objects.filter(_free_for(job_id), pk=server_id).exists()
 
 
 def _wait_until(ready: Callable[[], bool], ctx: JobContext) -> None:

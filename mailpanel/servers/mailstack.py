@@ -105,8 +105,7 @@ class MailStack:
 
     @property
     def packages(self) -> tuple[str, ...]:
-        extra = ("certbot",) if self.acme else ()
-        return (*PACKAGES, *extra, *(("nginx",) if self.serves_policies else ()))
+        return (*PACKAGES, "certbot", "nginx") if self.acme else PACKAGES
 
     @property
     def services(self) -> tuple[str, ...]:

@@ -69,6 +69,11 @@ class Server(models.Model):
         return self.name
 
     @property
+    def uses_acme(self) -> bool:
+        """Its certificate comes from an ACME CA: one senders trust (MTA-STS needs that)."""
+        return self.tls_mode == "acme"
+
+    @property
     def address(self) -> str:
         return f"{self.username}@{self.host}:{self.port}"
 

@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import Any
 
+from django.utils import timezone
 from huey.api import Huey
 
 from lab.providers.base import FakeProvider, RecordedRequest
@@ -32,9 +33,13 @@ def key_pair() -> tuple[str, str]:
 
 
 def make_server(
-    owner: User, mail_hostname: str = "mail.example.test", ips: tuple[str, ...] = SERVER_IPS
+    owner: User,
+    mail_hostname: str = "mail.example.test",
+    ips: tuple[str, ...] = SERVER_IPS,
+    converged: bool = False,
 ) -> Server:
-    """A server the panel knows by its facts; DNS plans need no SSH to it."""
+    """A server the panel knows by its facts; DNS plans need no SSH to it. ``converged``: as
+    after a provisioning that succeeded."""
     return Server.objects.create(
         owner=owner,
         name=f"srv-{uuid.uuid4().hex[:6]}",
@@ -43,6 +48,7 @@ def make_server(
         mail_hostname=mail_hostname,
         facts={"ips": list(ips)},
         host_key_state=HostKeyState.CONFIRMED,
+        converged_at=timezone.now() if converged else None,
     )
 
 

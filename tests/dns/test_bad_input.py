@@ -43,9 +43,7 @@ BAD_NAMES = {
 def test_bad_domain_names_in_the_guided_setup_are_refused_clearly(
     user: User, owner_client: Client, name: str, words: str
 ) -> None:
-    server = make_server(user)
-    server.converged_at = server.created_at
-    server.save()
+    server = make_server(user, converged=True)
 
     response = owner_client.post(
         reverse("dns_setup_server", args=[server.pk]),

@@ -75,10 +75,8 @@ def test_the_steps_follow_the_database_and_resume_where_they_stopped(
 def test_a_plan_waiting_for_review_shows_its_table_and_the_apply_button(
     user: User, owner_client: Client
 ) -> None:
-    server = make_server(user)
-    server.converged_at = server.created_at
-    server.save()
-    domain = make_domain(user, server, "news.example.test", signing_since=server.created_at)
+    server = make_server(user, converged=True)
+    domain = make_domain(user, server, "news.example.test", signing_since=server.converged_at)
     from mailpanel.dns.models import DnsAccount, DomainZone
     from mailpanel.vault.actions import create_credential
 
@@ -165,10 +163,8 @@ def test_planning_says_what_is_missing_and_starts_nothing(user: User, owner_clie
 def test_records_not_answered_yet_can_be_checked_again_from_the_setup(
     user: User, owner_client: Client, lab_like: Fakes, queue: Huey
 ) -> None:
-    server = make_server(user)
-    server.converged_at = server.created_at
-    server.save()
-    domain = make_domain(user, server, "news.example.test", signing_since=server.created_at)
+    server = make_server(user, converged=True)
+    domain = make_domain(user, server, "news.example.test", signing_since=server.converged_at)
     linked(user, "cloudflare", domain, queue, "example.test")
     plan = plan_and_apply(domain, queue)
     plan.result[0]["visible"] = False  # as an apply that timed out on one record leaves it
