@@ -77,6 +77,12 @@ class Published:
             for h in data.get("hosts", [])
             if isinstance(h, list | tuple) and len(h) == 3
         )
+        if "mx" not in data:
+            # A ledger of the first version: one list of report addresses for DMARC and
+            # TLS-RPT, and an MX always at the mail host, whose names are those of `hosts`.
+            legacy = texts("report_uris")
+            mail_hosts = tuple(dict.fromkeys(name for name, _, _ in hosts))
+            return cls(texts("spf"), legacy, legacy, mail_hosts, hosts)
         return cls(texts("spf"), texts("dmarc_uris"), texts("tls_rpt_uris"), texts("mx"), hosts)
 
 

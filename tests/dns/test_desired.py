@@ -145,6 +145,21 @@ def test_the_set_says_what_the_panel_will_own_once_applied() -> None:
     assert Published.from_json(ours.to_json()) == ours
 
 
+def test_a_ledger_of_the_first_version_is_read_with_what_it_meant() -> None:
+    old = {
+        "spf": ["ip4:192.0.2.25"],
+        "report_uris": ["mailto:dmarc@example.test"],
+        "hosts": [["mail.example.test", "A", "192.0.2.25"], ["mail.example.test", "AAAA", "::1"]],
+    }
+    read = Published.from_json(old)
+    assert read.dmarc_uris == read.tls_rpt_uris == ("mailto:dmarc@example.test",)
+    assert read.mx == ("mail.example.test",)  # that version's MX was always at its mail host
+    assert read.spf == ("ip4:192.0.2.25",) and len(read.hosts) == 2
+    moved = domain(mail_host="mx2.example.test", published=read)
+    mx = Record("news.example.test", "MX", "mail.example.test", 300, 10)
+    assert build(moved, "example.test", [mx], ttl=300).scope_of(mx) is not None
+
+
 def test_the_address_of_a_mail_host_the_domain_left_comes_down_and_only_that() -> None:
     before = Published(hosts=(("mail.example.test", "A", "192.0.2.25"),))
     moved = domain(mail_host="mx2.example.test", ipv4=("192.0.2.26",), ipv6=(), published=before)
