@@ -36,21 +36,34 @@ def _manage(*args: str) -> None:
     call_command(*args)
 
 
+def web_server_options(host: str, port: int, workers: int = 1) -> dict[str, object]:
+    """uvicorn's options for the panel (``mailpanel web`` and the tests that start it).
+
+    Forwarded headers are read only behind a proxy and only from the proxies named; uvicorn
+    then takes the right-most address that is not a trusted proxy, the one the proxy saw,
+    never a value the client wrote at the left.
+    """
+    from django.conf import settings
+
+    return {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "lifespan": "off",
+        "proxy_headers": settings.BEHIND_PROXY,
+        "forwarded_allow_ips": settings.TRUSTED_PROXIES if settings.BEHIND_PROXY else [],
+        "server_header": False,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 5,
+    }
+
+
 def cmd_web(opts: argparse.Namespace) -> int:
     _setup_django()
     import uvicorn
 
-    uvicorn.run(
-        "mailpanel.asgi:application",
-        host=opts.host,
-        port=opts.port,
-        workers=opts.workers,
-        lifespan="off",
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("MAILPANEL_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        log_level="info",
-        timeout_graceful_shutdown=5,
-    )
+    options = web_server_options(opts.host, opts.port, opts.workers)
+    uvicorn.run("mailpanel.asgi:application", **options)  # type: ignore[arg-type]
     return 0
 
 
@@ -132,9 +145,19 @@ def cmd_lab(opts: argparse.Namespace) -> int:
 
 def cmd_vault(opts: argparse.Namespace) -> int:
     _setup_django()
+    from django.db import DatabaseError
+
     from mailpanel.vault.cli import main as vault_main
 
-    return vault_main(opts.args)
+    try:
+        return vault_main(opts.args)
+    except DatabaseError as exc:
+        print(
+            f"mailpanel vault: the database is not ready ({exc}). Run `make run` once, or "
+            "`mailpanel manage migrate`, first.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,8 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PASS_THROUGH = {"manage", "lab", "vault"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    opts = build_parser().parse_args(argv)
+    parser = build_parser()
+    # A pass-through command's own options (``vault --help``) reach its own parser; a
+    # REMAINDER argument alone would let argparse take a leading option as ours.
+    opts, extra = parser.parse_known_args(argv)
+    if extra and opts.command not in PASS_THROUGH:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        opts.args = [*extra, *opts.args]
     return int(opts.func(opts))
 
 

@@ -86,3 +86,21 @@ def generated_secret_file(path: Path, nbytes: int = 50) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_urlsafe(nbytes))
     return path.read_text().strip()
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (mode 0700) or tighten it to 0700 if this process owns it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 (the umask can only take bits away from 0600),
+    or tighten an existing one. SQLite gives its -wal and -shm files the database file's
+    mode, so a database created this way stays private with its journal."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    path.chmod(0o600)
+    return path

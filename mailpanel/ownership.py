@@ -1,10 +1,14 @@
-"""The single owner check: another user's object is a 404, never a 403."""
+"""The single owner check: another user's object is a 404, never a 403.
+
+A malformed id (not a UUID, not a number) is a 404 too: Django raises ValidationError for a
+bad UUID and ValueError for a bad integer, and neither may become a 500.
+"""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -17,7 +21,7 @@ def get_owned_or_404(queryset: type[M] | QuerySet[M], user: Any, **lookup: Any) 
         raise Http404("Not found")
     try:
         return qs.get(owner=user, **lookup)
-    except (ObjectDoesNotExist, ValueError) as exc:
+    except (ObjectDoesNotExist, ValueError, ValidationError) as exc:
         raise Http404("Not found") from exc
 
 
@@ -27,5 +31,5 @@ async def aget_owned_or_404(queryset: type[M] | QuerySet[M], user: Any, **lookup
         raise Http404("Not found")
     try:
         return await qs.aget(owner=user, **lookup)
-    except (ObjectDoesNotExist, ValueError) as exc:
+    except (ObjectDoesNotExist, ValueError, ValidationError) as exc:
         raise Http404("Not found") from exc

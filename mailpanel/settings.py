@@ -7,6 +7,7 @@ to start unless the secret key, allowed hosts and HTTPS are set explicitly.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from mailpanel.conf import (
     env_str,
     generated_secret_file,
     mandatory_secret,
+    private_dir,
+    private_file,
 )
 
 django_stubs_ext.monkeypatch()
@@ -32,8 +35,9 @@ PRODUCTION = MODE == "production"
 if MODE not in {"embedded", "production"}:
     raise ValueError(f"MAILPANEL_MODE must be embedded or production, not {MODE!r}")
 
-DATA_DIR = Path(env_str("MAILPANEL_DATA_DIR", "var")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The data folder holds session keys, password hashes and the vault's keys: 0700, and the
+# files the panel creates in it 0600, whatever the umask.
+DATA_DIR = private_dir(Path(env_str("MAILPANEL_DATA_DIR", "var")).resolve())
 
 if PRODUCTION:
     SECRET_KEY = mandatory_secret("MAILPANEL_SECRET_KEY")
@@ -54,6 +58,9 @@ else:
     DEBUG = env_bool("MAILPANEL_DEBUG", False)
 
 HTTPS = PRODUCTION or env_bool("MAILPANEL_HTTPS", False)
+# X-Forwarded-For/-Proto are read only behind a proxy, and only from these addresses.
+BEHIND_PROXY = env_bool("MAILPANEL_BEHIND_PROXY", False)
+TRUSTED_PROXIES = env_list("MAILPANEL_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 
 # --- vault ------------------------------------------------------------------
 # Inline keys (read-only) or a key file (rotation can append to it). The last key is active.
@@ -142,7 +149,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "mailpanel.sqlite3",
+            "NAME": private_file(DATA_DIR / "mailpanel.sqlite3"),
             # WAL lets the worker write job logs while the web process reads them.
             "OPTIONS": {
                 "init_command": (
@@ -174,7 +181,7 @@ else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "mailpanel",
-        "filename": str(DATA_DIR / env_str("MAILPANEL_QUEUE_FILE", "queue.sqlite3")),
+        "filename": str(private_file(DATA_DIR / env_str("MAILPANEL_QUEUE_FILE", "queue.sqlite3"))),
         "immediate": False,
         # SQLite cannot block like Redis: poll every 50 ms, so a click starts a job at once.
         "consumer": {
@@ -228,12 +235,15 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[MailPanel] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
 ACCOUNT_ADAPTER = "mailpanel.accounts.adapter.AccountAdapter"
 ACCOUNT_RATE_LIMITS = {
+    # key: the account and the address together (accounts/adapter.py); the account alone:
     "login_failed": "10/m/ip,5/5m/key",
+    "login_failed_account": "30/30m/key",
     "login": "30/m/ip",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
     "confirm_email": "1/3m/key",
 }
+MFA_ADAPTER = "mailpanel.accounts.mfa_adapter.MFAAdapter"  # secrets sealed by the vault
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "MailPanel Pro"
 MFA_RECOVERY_CODE_COUNT = 10
@@ -255,7 +265,7 @@ elif PRODUCTION:
     raise ValueError("MAILPANEL_SMTP_HOST must be set when MAILPANEL_MODE=production")
 else:
     # Development: every message lands as a file that a person or a test reads.
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_BACKEND = "mailpanel.mailfiles.PrivateFileBackend"
     EMAIL_FILE_PATH = str(DATA_DIR / "outbox")
 
 # --- cookies and security headers ------------------------------------------
@@ -280,7 +290,7 @@ if HTTPS:
     SECURE_HSTS_SECONDS = env_int("MAILPANEL_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    if env_bool("MAILPANEL_BEHIND_PROXY", False):
+    if BEHIND_PROXY:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SILENCED_SYSTEM_CHECKS: list[str] = []
 DEFAULT_EXCEPTION_REPORTER_FILTER = "mailpanel.vault.reports.RedactingExceptionReporterFilter"
@@ -304,7 +314,7 @@ CONTENT_SECURITY_POLICY = {
 
 # --- static files -----------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = DATA_DIR / "static"  # public files: collected, not private
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
@@ -345,7 +355,24 @@ MTA_STS_CA_BUNDLE = env_str("MAILPANEL_MTA_STS_CA_BUNDLE")
 # Resolvers for the panel's own DNS lookups (PTR, verification, checks).
 DNS_RESOLVERS = env_list("MAILPANEL_DNS_RESOLVERS", ["1.1.1.1", "9.9.9.9"])
 DNS_RESOLVER_PORT = env_int("MAILPANEL_DNS_RESOLVER_PORT", 53)
+# The largest request body the panel reads (mailpanel/asgi.py answers 413 above it).
+REQUEST_BODY_MAX_BYTES = env_int("MAILPANEL_REQUEST_BODY_MAX_BYTES", 2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 OUTBOUND_TIMEOUT_SECONDS = env_int("MAILPANEL_OUTBOUND_TIMEOUT_SECONDS", 30)
+# Networks a user's server may be in beyond the public internet (comma-separated CIDRs).
+# The default is the private ranges, where self-hosters' LANs live: 10.0.0.0/8,
+# 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10 and fc00::/7; an empty value allows public
+# addresses only. Loopback, link-local (cloud metadata), multicast, unspecified and reserved
+# addresses are refused unless listed here too (e.g. 127.0.0.0/8 for a tunnel on this host).
+SERVER_NETWORKS_ALLOWED = env_list(
+    "MAILPANEL_SERVER_NETWORKS_ALLOWED",
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"],
+)
+for _network in SERVER_NETWORKS_ALLOWED:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ValueError(f"MAILPANEL_SERVER_NETWORKS_ALLOWED: {_exc}") from None
 
 # --- jobs -------------------------------------------------------------------
 JOB_HEARTBEAT_SECONDS = env_int("MAILPANEL_JOB_HEARTBEAT_SECONDS", 5)

@@ -22,3 +22,6 @@ DNS_API_URLS = {name: _NOWHERE for name in DNS_API_URLS}  # noqa: F405
 NVIDIA_API_URL = _NOWHERE
 DNS_RESOLVERS = ["127.0.0.1"]  # tests that resolve point at the lab DNS explicitly
 DNS_RESOLVER_PORT = 9
+# Servers the tests add live in the lab's own network (lab/netlab.py SUBNET) or in the
+# documentation ranges; private ranges beyond the lab's, loopback and metadata stay refused.
+SERVER_NETWORKS_ALLOWED = ["10.200.0.0/24"]

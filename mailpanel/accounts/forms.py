@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.forms import SignupForm
-from allauth.account.internal.flows.manage_email import email_already_exists
 from django import forms
 from django.http import HttpRequest
 from django.urls import reverse
@@ -17,11 +16,33 @@ from mailpanel.accounts.models import User
 from mailpanel.privacy.models import PolicyVersion
 
 
+def person_name(value: str, what: str, required: bool = True) -> str:
+    """A name as signup and the profile both take it: one line, no markup characters."""
+    name = (value or "").strip()
+    if any(ch in name for ch in "\r\n\x00<>") or not name.isprintable():
+        raise forms.ValidationError(f"Please enter {what} without special characters.")
+    if required and not name:
+        raise forms.ValidationError(f"Please enter {what}.")
+    return name
+
+
+class NameFields:
+    """The name and company checks, shared by signup and the profile page."""
+
+    cleaned_data: dict[str, Any]
+
+    def clean_full_name(self) -> str:
+        return person_name(self.cleaned_data["full_name"], "your full name")
+
+    def clean_company(self) -> str:
+        return person_name(self.cleaned_data.get("company", ""), "the company", required=False)
+
+
 def policy_link() -> str:
     return format_html('<a href="{}">Read the privacy policy</a>', reverse("privacy_policy"))
 
 
-class PanelSignupForm(SignupForm):  # type: ignore[misc]
+class PanelSignupForm(NameFields, SignupForm):  # type: ignore[misc]
     """allauth's signup form plus name, company, the 18+ box and the privacy policy."""
 
     field_order = [
@@ -48,24 +69,10 @@ class PanelSignupForm(SignupForm):  # type: ignore[misc]
         error_messages={"required": "Please read and accept the privacy policy to sign up."},
     )
 
-    def clean_full_name(self) -> str:
-        name: str = self.cleaned_data["full_name"]
-        if any(ch in name for ch in "\r\n\x00<>"):
-            raise forms.ValidationError("Please enter your name without special characters.")
-        if not name:
-            raise forms.ValidationError("Please enter your full name.")
-        return name
-
     def clean_accept_policy(self) -> bool:
         if PolicyVersion.current() is None:
             raise forms.ValidationError("Signup is closed: no privacy policy is published.")
         return bool(self.cleaned_data["accept_policy"])
-
-    def validate_unique_email(self, value: str) -> str:
-        # A clear error beats a silent "check your inbox": the rate limit on signup
-        # bounds what an enumerating caller can learn.
-        email, self.account_already_exists = email_already_exists(value, always_raise=True)
-        return str(email)
 
     def save(self, request: HttpRequest) -> Any:
         user = super().save(request)
@@ -82,7 +89,7 @@ class PanelSignupForm(SignupForm):  # type: ignore[misc]
         record_policy_acceptance(user, request)
 
 
-class ProfileForm(forms.ModelForm[User]):
+class ProfileForm(NameFields, forms.ModelForm[User]):
     class Meta:
         model = User
         fields = ["full_name", "company"]

@@ -6,10 +6,13 @@ from django.db import transaction
 
 from mailpanel.accounts.models import User
 from mailpanel.activity.actions import record_event
+from mailpanel.dns.inputs import DomainNotVerified
 from mailpanel.dns.models import DnsAccount, DnsPlan, DomainZone, PlanState
 from mailpanel.dns.providers.base import in_zone
 from mailpanel.dns.providers.registry import PROVIDERS
-from mailpanel.domains.models import SendingDomain
+from mailpanel.dns.zones import zone_containing
+from mailpanel.domains import actions as domain_actions
+from mailpanel.domains.models import SendingDomain, VerifiedBy
 from mailpanel.jobs.actions import start_job
 from mailpanel.jobs.models import Job, JobState
 from mailpanel.names import domain_to_unicode
@@ -69,6 +72,8 @@ def link_zone(domain: SendingDomain, account: DnsAccount, zone_name: str) -> Dom
             f"{domain.display_name} is not inside the zone {domain_to_unicode(zone['name'])}."
         )
     with transaction.atomic():
+        # A zone of the owner's own account holding the domain is the proof of control.
+        prove_control(domain)
         before = DomainZone.objects.select_for_update().filter(domain=domain).first()
         same = before is not None and (before.account_id, before.zone_id) == (
             account.pk,
@@ -95,15 +100,21 @@ def link_zone(domain: SendingDomain, account: DnsAccount, zone_name: str) -> Dom
     return link
 
 
+def prove_control(domain: SendingDomain) -> None:
+    try:
+        domain_actions.mark_verified(domain, VerifiedBy.DNS_ACCOUNT)
+    except domain_actions.DomainRefused as exc:
+        raise DnsActionRefused(str(exc)) from exc
+
+
 def find_zone(domain: SendingDomain) -> tuple[DnsAccount, str] | None:
     """The longest zone containing the domain among the owner's accounts (as last listed)."""
-    best: tuple[DnsAccount, str] | None = None
-    for account in DnsAccount.objects.filter(owner_id=domain.owner_id):
-        for zone in account.zones:
-            name = str(zone.get("name", ""))
-            if in_zone(domain.name, name) and (best is None or len(name) > len(best[1])):
-                best = (account, name)
-    return best
+    return zone_containing(domain.owner_id, domain.name)
+
+
+def refuse_unverified(domain: SendingDomain) -> None:
+    if domain.verified_at is None:
+        raise DnsActionRefused(str(DomainNotVerified(domain)))
 
 
 def link_automatically(domain: SendingDomain) -> DomainZone:
@@ -117,6 +128,7 @@ def link_automatically(domain: SendingDomain) -> DomainZone:
 
 
 def start_plan(domain: SendingDomain, ttl: int = 3600, forced: bool = False) -> DnsPlan:
+    refuse_unverified(domain)
     link = DomainZone.objects.filter(domain=domain).first()
     if link is None:
         raise DnsActionRefused("Link this domain to a zone of one of your DNS accounts first.")
@@ -133,6 +145,7 @@ def start_plan(domain: SendingDomain, ttl: int = 3600, forced: bool = False) -> 
 
 def start_apply(plan: DnsPlan, force: bool = False) -> Job:
     """Apply a reviewed plan (again, after a failure: the job plans afresh first)."""
+    refuse_unverified(plan.domain)
     if plan.state not in APPLICABLE:
         raise DnsActionRefused(f"This plan is {plan.get_state_display().lower()}: plan again.")
     link = DomainZone.objects.filter(domain_id=plan.domain_id).first()
@@ -181,6 +194,7 @@ def latest_verify(plan: DnsPlan) -> Job | None:
 
 
 def start_rotation(domain: SendingDomain) -> Job:
+    refuse_unverified(domain)
     if not DomainZone.objects.filter(domain=domain).exists():
         raise DnsActionRefused("Link this domain to a zone first: rotation publishes the new key.")
     return start_job(

@@ -1,4 +1,8 @@
-"""From the database to the plain data the record set is made from."""
+"""From the database to the plain data the record set is made from.
+
+A domain whose owner has not proved control of it has no record set: the panel publishes
+nothing for a domain its owner may not speak for.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,17 @@ from mailpanel.dns.desired import DkimPublication, MailDomain, Published
 from mailpanel.dns.models import DomainZone
 from mailpanel.domains.models import DkimKey, SendingDomain
 from mailpanel.servers.models import Server
+
+
+class DomainNotVerified(Exception):
+    """The owner has not proved control of the domain; the message is for the owner."""
+
+    def __init__(self, domain: SendingDomain) -> None:
+        super().__init__(
+            f"{domain.display_name} is not verified yet: prove you control it on its page "
+            "(a TXT record, or the DNS account holding its zone) before the panel publishes "
+            "records for it."
+        )
 
 
 def server_addresses(facts: dict[str, object]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -27,7 +42,10 @@ def server_addresses(facts: dict[str, object]) -> tuple[tuple[str, ...], tuple[s
 
 
 def mail_domain(domain: SendingDomain) -> MailDomain:
-    """Keys not retired are published (the signing one and one being rotated in or out)."""
+    """Keys not retired are published (the signing one and one being rotated in or out).
+    DomainNotVerified when the owner has not proved control of the domain."""
+    if domain.verified_at is None:
+        raise DomainNotVerified(domain)
     v4, v6 = server_addresses(domain.server.facts)
     keys = list(DkimKey.objects.filter(domain=domain).order_by("created_at"))
     link = DomainZone.objects.filter(domain=domain).only("published").first()

@@ -17,7 +17,7 @@ from django.utils import timezone
 from mailpanel.dns import conf
 from mailpanel.dns.desired import Published
 from mailpanel.dns.engine import Lookups, Options, Publication, publish, verify
-from mailpanel.dns.inputs import mail_domain
+from mailpanel.dns.inputs import DomainNotVerified, mail_domain
 from mailpanel.dns.models import DnsAccount, DnsPlan, DomainZone, PlanState
 from mailpanel.dns.plan import Plan, from_json, to_json
 from mailpanel.dns.providers.base import DnsProvider
@@ -97,6 +97,8 @@ def load_plan(ctx: JobContext) -> tuple[DnsPlan, DomainZone]:
     )
     if link is None:
         fail(row, "Link this domain to a zone of a DNS account first.")
+    if row.domain.verified_at is None:
+        fail(row, str(DomainNotVerified(row.domain)))
     return row, link
 
 
@@ -106,7 +108,10 @@ def fail(row: DnsPlan, message: str) -> NoReturn:
 
 
 def run_publication(ctx: JobContext, row: DnsPlan, link: DomainZone, **options: Any) -> Publication:
-    domain = mail_domain(row.domain)
+    try:
+        domain = mail_domain(row.domain)
+    except DomainNotVerified as exc:
+        fail(row, str(exc))
     zone = Zone(link.zone_id, link.zone_name)
     found = lookups()
 

@@ -87,9 +87,12 @@ def state_of(server: Server, domain: SendingDomain | None = None) -> SetupState:
 
 
 def _domain_step(domain: SendingDomain | None, converge: Job | None) -> Step:
-    """Done once the server signs for the domain (the converge that adds its key succeeded)."""
+    """Done once the server signs for the domain (the converge that adds its key succeeded),
+    which waits for the owner to prove control of it."""
     if domain is None:
         return Step("domain", False)
+    if not domain.is_verified:
+        return Step("domain", False, detail=f"{domain.display_name}: prove you control it first")
     signing = domain.signing_since is not None
     detail = domain.display_name + ("" if signing else ": waiting for the server to sign for it")
     return Step("domain", signing, converge, detail)

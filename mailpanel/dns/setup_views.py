@@ -17,13 +17,15 @@ from mailpanel.dns.models import DnsAccount, PlanState
 from mailpanel.dns.presenting import plan_rows, result_rows
 from mailpanel.dns.setup import SetupState, state_of, test_sender
 from mailpanel.domains import actions as domain_actions
+from mailpanel.domains import claims
 from mailpanel.domains.forms import DomainForm
+from mailpanel.domains.views import say_what_was_found
 from mailpanel.http import AuthedRequest
 from mailpanel.ownership import get_owned_or_404
 from mailpanel.servers import actions as server_actions
 from mailpanel.servers.forms import ServerForm
 from mailpanel.servers.models import Server
-from mailpanel.servers.ssh import SshError
+from mailpanel.servers.views import fetch_host_key
 
 StepAction = Callable[[AuthedRequest, SetupState], HttpResponse | None]
 
@@ -34,6 +36,7 @@ def dns_setup(request: AuthedRequest) -> HttpResponse:
     form = ServerForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         server = server_actions.add_server(request.user, **form.cleaned_data)
+        fetch_host_key(request, server)
         return redirect("dns_setup_server", server_id=server.pk)
     servers = Server.objects.filter(owner=request.user).prefetch_related("domains")
     started = [(s, state_of(s)) for s in servers]
@@ -60,13 +63,13 @@ def context_for(request: AuthedRequest, state: SetupState) -> dict[str, object]:
         "here": request.path,
     }
     key = current.key if current else ""
+    domain = state.domain
     if key == "host_key":
-        try:
-            context["offered"] = server_actions.offer_host_key(state.server)
-        except (SshError, TimeoutError) as exc:
-            context["ssh_error"] = str(exc) or "The server did not answer in time."
-    elif key == "domain" and state.domain is None:
+        context["offered"] = state.server.offered_fingerprint
+    elif key == "domain" and domain is None:
         context["domain_form"] = DomainForm(request.user, initial={"server": state.server.pk})
+    elif key == "domain" and domain is not None and not domain.is_verified:
+        context.update(claim=claims.instructions(domain), claim_step="claim")
     elif key == "zone":
         accounts = list(DnsAccount.objects.filter(owner=request.user))
         context.update(link_form=LinkForm(accounts), has_accounts=bool(accounts))
@@ -79,6 +82,10 @@ def context_for(request: AuthedRequest, state: SetupState) -> dict[str, object]:
     if state.plan is not None and state.plan.state == PlanState.APPLIED:
         context["results"] = result_rows(state.plan.result)
     return context
+
+
+def _fetch_key(request: AuthedRequest, state: SetupState) -> None:
+    fetch_host_key(request, state.server)
 
 
 def _confirm_key(request: AuthedRequest, state: SetupState) -> None:
@@ -97,18 +104,31 @@ def _add_domain(request: AuthedRequest, state: SetupState) -> HttpResponse | Non
     data["server"] = str(state.server.pk)
     form = DomainForm(request.user, data)
     if not form.is_valid():
-        context = context_for(request, state)
-        context["domain_form"] = form
-        return render(request, "dns/setup.html", context, status=400)
+        return _domain_form_again(request, state, form)
     cleaned = form.cleaned_data
-    domain_actions.add_domain(
-        request.user,
-        state.server,
-        cleaned["name"],
-        cleaned["dmarc_policy"],
-        cleaned["report_address"],
-    )
+    try:
+        domain_actions.add_domain(
+            request.user,
+            state.server,
+            cleaned["name"],
+            cleaned["dmarc_policy"],
+            cleaned["report_address"],
+        )
+    except domain_actions.DomainRefused as exc:
+        form.add_error("name", str(exc))
+        return _domain_form_again(request, state, form)
     return None
+
+
+def _domain_form_again(request: AuthedRequest, state: SetupState, form: DomainForm) -> HttpResponse:
+    context = context_for(request, state)
+    context["domain_form"] = form
+    return render(request, "dns/setup.html", context, status=400)
+
+
+def _claim(request: AuthedRequest, state: SetupState) -> None:
+    if state.domain is not None:
+        say_what_was_found(request, state.domain)
 
 
 def _plan(request: AuthedRequest, state: SetupState) -> None:
@@ -161,9 +181,11 @@ def setup_url(server: Server) -> str:
 
 
 STEP_ACTIONS: dict[str, StepAction] = {
+    "fetch_key": _fetch_key,
     "host_key": _confirm_key,
     "provision": _provision,
     "domain": _add_domain,
+    "claim": _claim,
     "plan": _plan,
     "apply": _apply,
     "verify": _verify,

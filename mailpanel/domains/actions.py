@@ -1,12 +1,16 @@
+"""What the domain pages do: each action owns its transaction and starts jobs after commit."""
+
 from __future__ import annotations
 
 import secrets
 
 from argon2 import PasswordHasher
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from mailpanel.accounts.models import User
 from mailpanel.activity.actions import record_event
+from mailpanel.domains import claims
 from mailpanel.domains.dkim import generate_key_pair, new_selector
 from mailpanel.domains.models import DkimKey, SendingDomain, SmtpUser
 from mailpanel.jobs.models import Job
@@ -17,27 +21,87 @@ from mailpanel.servers.models import Server
 DOVECOT_HASHER = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=1)
 
 
+class DomainRefused(Exception):
+    """A request the panel will not carry out; the message is for the owner."""
+
+
 def add_domain(
     owner: User, server: Server, name: str, dmarc_policy: str = "none", report_address: str = ""
-) -> tuple[SendingDomain, Job]:
-    """Create the domain with a fresh DKIM key, then converge the server to sign for it."""
+) -> tuple[SendingDomain, Job | None]:
+    """Create the domain with a fresh DKIM key. When its zone is in one of the owner's DNS
+    accounts that proves control at once, and the server converges to sign for it;
+    otherwise nothing signs or publishes it until `verify_domain` finds the proof."""
     private_pem, public_b64 = generate_key_pair()
     with transaction.atomic():
-        domain = SendingDomain.objects.create(
-            owner=owner,
-            server=server,
-            name=name,
-            dmarc_policy=dmarc_policy,
-            dmarc_report_address=report_address,
-        )
+        refuse_if_claimed(owner.pk, name)
+        domain = create_domain(owner, server, name, dmarc_policy, report_address)
         key = DkimKey(
             owner=owner, domain=domain, selector=new_selector(set()), public_key=public_b64
         )
         key.seal({"private_key": private_pem})
         key.save()
         record_event(owner, "domain.added", domain, actor=owner, message=f"on {server.name}")
-        job = start_server_job(server, "server.converge")
+        proof = claims.account_proof(domain)
+        job = mark_verified(domain, proof.method) if proof else None
     return domain, job
+
+
+def create_domain(
+    owner: User, server: Server, name: str, dmarc_policy: str, report_address: str
+) -> SendingDomain:
+    try:
+        with transaction.atomic():  # a savepoint: the double submit the form check missed
+            return SendingDomain.objects.create(
+                owner=owner,
+                server=server,
+                name=name,
+                dmarc_policy=dmarc_policy,
+                dmarc_report_address=report_address,
+            )
+    except IntegrityError as exc:
+        raise DomainRefused("This domain is already set up in your panel.") from exc
+
+
+def refuse_if_claimed(owner_id: int, name: str) -> None:
+    """Inside the caller's transaction: lock the rows of `name` (a verification of it by
+    another tenant waits for this one, or this one for it), then refuse if another holds it."""
+    rows = SendingDomain.objects.select_for_update().filter(name=name)
+    if any(o != owner_id and v is not None for o, v in rows.values_list("owner_id", "verified_at")):
+        raise DomainRefused(claims.claimed_message(name))
+
+
+def mark_verified(domain: SendingDomain, method: str) -> Job | None:
+    """Record that the owner proved control, then converge the server to sign for it.
+    Refused when another tenant holds the name; nothing to do when already verified."""
+    if domain.verified_at is not None:
+        return None
+    with transaction.atomic():
+        refuse_if_claimed(domain.owner_id, domain.name)
+        now = timezone.now()
+        try:
+            with transaction.atomic():  # the constraint catches a race the lock did not
+                SendingDomain.objects.filter(pk=domain.pk).update(
+                    verified_at=now, verified_by=method
+                )
+        except IntegrityError as exc:
+            raise DomainRefused(claims.claimed_message(domain.name)) from exc
+        domain.verified_at, domain.verified_by = now, method
+        record_event(domain.owner, "domain.verified", domain, actor=domain.owner,
+                     message=domain.get_verified_by_display())  # fmt: skip
+        return start_server_job(domain.server, "server.converge")
+
+
+def verify_domain(domain: SendingDomain) -> claims.Proof:
+    """Look for the proof of control (no transaction open while the resolvers answer) and
+    record it when found; the proof says what was found either way."""
+    if domain.verified_at is not None:
+        return claims.Proof(domain.verified_by, "it was verified already")
+    if claims.claimed_elsewhere(domain.owner_id, domain.name):
+        raise DomainRefused(claims.claimed_message(domain.name))
+    proof = claims.check(domain)
+    if proof.proven:
+        mark_verified(domain, proof.method)
+    return proof
 
 
 def change_policy(

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from mailpanel import names
 from mailpanel.accounts.models import User
+from mailpanel.domains.claims import claimed_elsewhere, claimed_message
 from mailpanel.domains.models import SendingDomain, SmtpUser
 from mailpanel.servers.models import HostKeyState, Server
 
@@ -50,6 +51,8 @@ class DomainForm(DmarcFields):
         name = names.domain_to_ascii(self.cleaned_data["name"])
         if SendingDomain.objects.filter(owner=self.owner, name=name).exists():
             raise ValidationError("This domain is already set up in your panel.")
+        if claimed_elsewhere(self.owner.pk, name):
+            raise ValidationError(claimed_message(name))
         return name
 
 

@@ -1,4 +1,8 @@
-"""Sending domains on a server, their DKIM keys (private halves sealed) and SMTP users."""
+"""Sending domains on a server, their DKIM keys (private halves sealed) and SMTP users.
+
+A domain is signed for and published only once its owner proved control of it
+(`verified_at`): otherwise anyone could add another tenant's domain to their own server.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,12 @@ from django.db import models
 from mailpanel.names import domain_to_unicode
 from mailpanel.servers.models import Server
 from mailpanel.vault.sealed import Sealed
+
+
+class VerifiedBy(models.TextChoices):
+    DNS_ACCOUNT = "dns_account", "its zone is in one of your DNS accounts"
+    TXT = "txt", "a TXT record with your token"
+    UPGRADE = "upgrade", "it was set up before the panel asked for proof"
 
 
 class SendingDomain(models.Model):
@@ -34,11 +44,24 @@ class SendingDomain(models.Model):
     signing_since = models.DateTimeField(
         null=True, blank=True, help_text="When a converge first put its DKIM key on the server"
     )
+    verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the owner proved control of the domain"
+    )
+    verified_by = models.CharField(max_length=16, choices=VerifiedBy.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="domain_name_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="domain_name_unique"),
+            # One tenant at most has proved control of a name: the backstop of the check
+            # made in the adding and verifying transactions, when two of them race.
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(verified_at__isnull=False),
+                name="domain_verified_once",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name
@@ -46,6 +69,10 @@ class SendingDomain(models.Model):
     @property
     def display_name(self) -> str:
         return domain_to_unicode(self.name)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
 
     @property
     def active_key(self) -> DkimKey | None:

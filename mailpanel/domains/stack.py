@@ -1,4 +1,8 @@
-"""The mail stack a server should run, from the domains and users the panel knows."""
+"""The mail stack a server should run, from the domains and users the panel knows.
+
+Only domains whose owner proved control are in it: a server signs (and serves a policy, and
+takes logins) for no domain its owner may not speak for.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,9 @@ from mailpanel.vault.access import open_for_job
 
 
 def build_mail_stack(server: Server, ctx: JobContext) -> MailStack:
-    keys = DkimKey.objects.filter(domain__server=server, active=True).select_related("domain")
+    keys = DkimKey.objects.filter(
+        domain__server=server, domain__verified_at__isnull=False, active=True
+    ).select_related("domain")
     signing = tuple(
         SigningDomain(
             name=key.domain.name,
@@ -30,11 +36,10 @@ def build_mail_stack(server: Server, ctx: JobContext) -> MailStack:
         )
         for key in keys.order_by("domain__name", "selector")
     )
+    logins = SmtpUser.objects.filter(domain__server=server, domain__verified_at__isnull=False)
     users = tuple(
         (user.address, user.password_hash)
-        for user in SmtpUser.objects.filter(domain__server=server)
-        .select_related("domain")
-        .order_by("domain__name", "local_part")
+        for user in logins.select_related("domain").order_by("domain__name", "local_part")
     )
     acme = acme_for(server)
     return MailStack(
@@ -64,7 +69,8 @@ def policy_sites(server: Server) -> tuple[PolicySite, ...]:
     """Each domain's MTA-STS policy, and whether its mta-sts name already points here."""
     v4, v6 = server_addresses(server.facts)
     here = {*v4, *v6, server.host}
-    domains = SendingDomain.objects.filter(server=server).order_by("name")
+    domains = SendingDomain.objects.filter(server=server, verified_at__isnull=False)
+    domains = domains.order_by("name")
     return tuple(
         PolicySite(
             name,

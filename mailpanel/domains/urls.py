@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.domain_list, name="domains"),
     path("add/", views.domain_add, name="domain_add"),
     path("<uuid:domain_id>/", views.domain_detail, name="domain_detail"),
+    path("<uuid:domain_id>/verify/", views.domain_verify, name="domain_verify"),
     path("<uuid:domain_id>/delete/", views.domain_delete, name="domain_delete"),
     path("<uuid:domain_id>/policy/", views.domain_policy, name="domain_policy"),
     path("<uuid:domain_id>/smtp-users/add/", views.smtp_user_add, name="domain_smtp_user_add"),

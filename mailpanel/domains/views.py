@@ -7,8 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 
-from mailpanel.domains import actions
+from mailpanel.domains import actions, claims
 from mailpanel.domains.forms import DomainForm, DomainPolicyForm, SmtpUserForm
 from mailpanel.domains.models import SendingDomain, SmtpUser
 from mailpanel.domains.records import needed_records
@@ -29,15 +30,24 @@ def domain_add(request: AuthedRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        domain, _job = actions.add_domain(
-            request.user, data["server"], data["name"], data["dmarc_policy"], data["report_address"]
-        )
-        messages.success(
-            request,
-            f"{domain.display_name} added with a new DKIM key; the server is being updated.",
-        )
-        return redirect("domain_detail", domain_id=domain.pk)
-    return render(request, "domains/add.html", {"form": form})
+        policy = (data["dmarc_policy"], data["report_address"])
+        try:
+            domain, job = actions.add_domain(request.user, data["server"], data["name"], *policy)
+        except actions.DomainRefused as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, added_message(domain, job is not None))
+            return redirect("domain_detail", domain_id=domain.pk)
+    return render(request, "domains/add.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def added_message(domain: SendingDomain, verified: bool) -> str:
+    if verified:
+        return f"{domain.display_name} added with a new DKIM key; the server is being updated."
+    return (
+        f"{domain.display_name} added with a new DKIM key. Prove you control it (below) and "
+        "the server starts signing its mail."
+    )
 
 
 @login_required
@@ -47,11 +57,43 @@ def domain_detail(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
     )
     context = {
         "domain": domain,
-        "records": needed_records(domain),
+        "records": needed_records(domain) if domain.is_verified else [],
+        "claim": None if domain.is_verified else claims.instructions(domain),
         "users": domain.smtp_users.all(),
         "user_form": SmtpUserForm(domain),
     }
     return render(request, "domains/detail.html", context)
+
+
+@login_required
+@require_POST
+def domain_verify(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
+    """Look for the proof of control now and say what was found."""
+    domain = get_owned_or_404(
+        SendingDomain.objects.select_related("server"), request.user, pk=domain_id
+    )
+    say_what_was_found(request, domain)
+    return redirect("domain_detail", domain_id=domain.pk)
+
+
+def say_what_was_found(request: AuthedRequest, domain: SendingDomain) -> None:
+    """Run the check of control (also the guided setup's) and tell the owner its outcome."""
+    if domain.is_verified:
+        messages.info(request, f"{domain.display_name} is verified already.")
+        return
+    try:
+        proof = actions.verify_domain(domain)
+    except actions.DomainRefused as exc:
+        messages.error(request, str(exc))
+        return
+    if proof.proven:
+        messages.success(
+            request,
+            f"{domain.display_name} is verified: found {proof.found}. "
+            "The server is being updated to sign its mail.",
+        )
+    else:
+        messages.error(request, f"{domain.display_name} is not verified: {proof.found}.")
 
 
 @login_required

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.utils import is_mfa_enabled
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
@@ -33,5 +33,9 @@ class PanelAdminSite(admin.AdminSite):
         """Staff sign in through the panel's own login (with 2FA), never a second form."""
         if request.user.is_authenticated and request.user.is_staff:
             return HttpResponseRedirect(reverse("staff_needs_mfa"))
+        if request.user.is_authenticated:
+            # Sending a signed-in member to the login page would send them straight back here.
+            messages.info(request, "The staff pages are for the panel's operators.")
+            return HttpResponseRedirect(reverse("dashboard"))
         target = request.GET.get("next") or reverse("admin:index")
         return HttpResponseRedirect(f"{reverse('account_login')}?{urlencode({'next': target})}")

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from mailpanel import names
+from mailpanel import names, netguard
 from mailpanel.accounts.models import User
 from mailpanel.servers.models import Server
 from mailpanel.vault.models import Credential
@@ -38,6 +38,7 @@ class ServerForm(forms.ModelForm[Server]):
             self.fields[name].max_length = 600  # type: ignore[attr-defined]
             self.fields[name].validators = []
             self.fields[name].widget.attrs.pop("maxlength", None)
+        self.fields["port"].widget.attrs.update(min=1, max=65535)  # a TCP port, never 0
         mine = Credential.objects.filter(owner=owner).defer("secret")
         self.fields["credential"].queryset = mine.filter(  # type: ignore[attr-defined]
             kind__in=["ssh_key", "ssh_password"]
@@ -56,7 +57,12 @@ class ServerForm(forms.ModelForm[Server]):
         return name
 
     def clean_host(self) -> str:
-        return names.host_or_ip(self.cleaned_data["host"])
+        host = names.host_or_ip(self.cleaned_data["host"])
+        try:
+            netguard.check_host(host)
+        except netguard.AddressRefused as exc:
+            raise ValidationError(str(exc)) from exc
+        return host
 
     def clean_port(self) -> int:
         return names.port(self.cleaned_data["port"])

@@ -16,6 +16,8 @@ from typing import Any
 
 import asyncssh
 
+from mailpanel import netguard
+
 CONNECT_TIMEOUT = 15.0
 COMMAND_TIMEOUT = 300.0
 
@@ -41,6 +43,10 @@ class AuthFailed(SshError):
 
 class Unreachable(SshError):
     pass
+
+
+class Refused(SshError):
+    """The host is an address the panel does not connect to (loopback, metadata, ...)."""
 
 
 class CommandTimeout(SshError):
@@ -94,19 +100,30 @@ def fingerprint(public_key_line: str) -> str:
 async def fetch_host_key(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> str:
     """First contact: the key the server offers, as an OpenSSH line (not yet trusted)."""
     try:
-        key = await asyncio.wait_for(asyncssh.get_server_host_key(host, port), timeout)
+        address = await _address(host, port)
+        key = await asyncio.wait_for(asyncssh.get_server_host_key(address, port), timeout)
     except (OSError, asyncssh.Error, TimeoutError) as exc:
-        raise _unreachable(host, port, exc) from exc
+        raise _unreachable(host, port) from exc
     if key is None:
-        raise Unreachable(f"{host}:{port} did not offer a host key.")
+        raise _unreachable(host, port)
     return key.export_public_key().decode().strip()
 
 
-def _unreachable(host: str, port: int, exc: BaseException) -> SshError:
-    if isinstance(exc, TimeoutError):
-        return Unreachable(f"{host}:{port} did not answer within {CONNECT_TIMEOUT:.0f} s.")
-    reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
-    return Unreachable(f"Cannot reach {host}:{port}: {reason}.")
+async def _address(host: str, port: int) -> str:
+    """The checked address to connect to (see ``netguard``)."""
+    try:
+        return await netguard.connectable_address(host, port)
+    except netguard.AddressRefused as exc:
+        raise Refused(str(exc)) from exc
+
+
+def _unreachable(host: str, port: int) -> SshError:
+    # One message whatever happened: refused, closed, not SSH or silent. Telling them apart
+    # would make the panel a port scanner for whoever types the host.
+    return Unreachable(
+        f"No SSH server answered at {host}:{port}. Check the address, the port and that the "
+        "server's firewall lets the panel in."
+    )
 
 
 async def connect(target: Target) -> asyncssh.SSHClientConnection:
@@ -128,7 +145,8 @@ async def connect(target: Target) -> asyncssh.SSHClientConnection:
         preferred_auth=("publickey",) if keys else ("password", "keyboard-interactive"),
     )
     try:
-        return await asyncssh.connect(target.host, target.port, options=options)
+        address = await _address(target.host, target.port)
+        return await asyncssh.connect(address, target.port, options=options)
     except asyncssh.HostKeyNotVerifiable as exc:
         raise HostKeyChanged(target.host) from exc
     except asyncssh.PermissionDenied as exc:
@@ -137,7 +155,7 @@ async def connect(target: Target) -> asyncssh.SSHClientConnection:
             "authorized_keys or that the password is right."
         ) from exc
     except (OSError, TimeoutError, asyncssh.Error) as exc:
-        raise _unreachable(target.host, target.port, exc) from exc
+        raise _unreachable(target.host, target.port) from exc
 
 
 @dataclass

@@ -33,13 +33,26 @@ def server_add(request: AuthedRequest) -> HttpResponse:
     form = ServerForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         server = actions.add_server(request.user, **form.cleaned_data)
+        fetch_host_key(request, server)
         return redirect("server_host_key", server_id=server.pk)
     return render(request, "servers/add.html", {"form": form})
 
 
+def fetch_host_key(request: AuthedRequest, server: Server) -> None:
+    """Ask the server for its key (a POST's work: it opens a connection); errors as messages."""
+    try:
+        actions.offer_host_key(server)
+    except (SshError, TimeoutError) as exc:
+        messages.error(request, str(exc) or "The server did not answer in time.")
+
+
 @login_required
 def server_host_key(request: AuthedRequest, server_id: UUID) -> HttpResponse:
+    """GET shows the key offered last (no connection); POST fetches it again or pins it."""
     server = get_owned_or_404(Server, request.user, pk=server_id)
+    if request.method == "POST" and "fetch" in request.POST:
+        fetch_host_key(request, server)
+        return redirect("server_host_key", server_id=server.pk)
     if request.method == "POST":
         try:
             job = actions.confirm_host_key(server, request.POST.get("fingerprint", ""))
@@ -48,12 +61,7 @@ def server_host_key(request: AuthedRequest, server_id: UUID) -> HttpResponse:
             return redirect("server_host_key", server_id=server.pk)
         messages.success(request, "Host key pinned. Reading the server's facts now.")
         return redirect("job_detail", job_id=job.pk)
-    error, offered = "", ""
-    try:
-        offered = actions.offer_host_key(server)
-    except (SshError, TimeoutError) as exc:
-        error = str(exc) or "The server did not answer in time."
-    context = {"server": server, "offered": offered, "error": error}
+    context = {"server": server, "offered": server.offered_fingerprint}
     return render(request, "servers/host_key.html", context)
 
 
@@ -114,7 +122,7 @@ def server_delete(request: AuthedRequest, server_id: UUID) -> HttpResponse:
     if request.method == "POST" and not domains:
         actions.delete_server(server)
         messages.success(request, f"“{server.name}” was removed from the panel.")
-        return redirect("server_list")
+        return redirect("servers")
     status = 409 if request.method == "POST" else 200
     return render(
         request, "servers/delete.html", {"server": server, "domains": domains}, status=status

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from mailpanel.accounts.mfa_secrets import authenticator_key_usage, reseal_authenticators
 from mailpanel.vault.keyring import VaultError, get_keyring, new_master_key, reset_keyring
 from mailpanel.vault.sealed import sealed_models
 
@@ -27,7 +28,8 @@ def key_usage() -> Counter[str]:
     for model in sealed_models():
         for kid, n in _grouped(model):
             counts[kid] += n
-    return counts
+    # allauth's two-factor secrets are sealed too, outside any Sealed model.
+    return counts + authenticator_key_usage()
 
 
 def _grouped(model: type) -> list[tuple[str, int]]:
@@ -63,6 +65,11 @@ def reseal_all(
             batches += 1
             if progress:
                 progress(done, total)
+    if max_batches is None or batches < max_batches:
+        moved = reseal_authenticators()  # allauth's two-factor secrets: a few rows a user
+        done += moved
+        if moved and progress:
+            progress(done, total)
     return RotationResult(active_key=active, resealed=done, remaining=total - done)
 
 

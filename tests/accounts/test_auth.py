@@ -185,3 +185,21 @@ def test_adding_an_email_address_sends_a_verification(owner_client: Client, user
 
     assert user.emailaddress_set.filter(email="new@example.test", verified=False).exists()  # type: ignore[attr-defined]
     assert mail.outbox[-1].to == ["new@example.test"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("full_name", "Olive\r\nBcc: x@evil.test"), ("full_name", "<b>Olive</b>"),
+     ("company", "Acme <script>"), ("company", "Acme\nLtd")],
+)  # fmt: skip
+def test_the_profile_refuses_what_signup_refuses(
+    owner_client: Client, user: User, field: str, value: str
+) -> None:
+    data = {"full_name": "Olive Owner", "company": "", field: value}
+
+    response = owner_client.post(reverse("account_profile"), data)
+
+    assert response.status_code == 200
+    assert "special characters" in response.content.decode()
+    user.refresh_from_db()
+    assert (user.full_name, user.company) == ("Olive Owner", "")

@@ -296,3 +296,20 @@ def test_a_draft_being_written_elsewhere_is_left_alone(owner_client: Client, use
     assert "event: end" in body and "being written in another window" in body
     draft.refresh_from_db()
     assert draft.state == DraftState.STREAMING
+
+
+def test_styles_that_fetch_from_elsewhere_are_stripped_from_drafts_and_exports(
+    owner_client: Client, user: User
+) -> None:
+    html = (
+        '<p style="background:url(http://track.example/p.gif); color: #333">Hi</p>'
+        '<td style="background-image:\\75 rl(https://track.example/q.gif)">x</td>'
+    )
+    draft = actions.save_pasted(user, "Tracked", "", "Hi\nUnsubscribe", html)
+
+    stored = Draft.objects.get(pk=draft.pk).html
+    exported = owner_client.get(reverse("assistant_draft_export", args=[draft.pk, "eml"]))
+
+    assert "track.example" not in stored and "url(" not in stored
+    assert "color:#333" in stored.replace(" ", "")  # the harmless part of the style stays
+    assert b"track.example" not in exported.content

@@ -50,6 +50,11 @@ def test_provision_a_server_and_send_a_signed_message_from_the_ui(
     page.get_by_label("Server", exact=True).select_option(label="mail1")
     page.get_by_role("button", name="Add domain").click()
     page.wait_for_url(re.compile(r".*/domains/[0-9a-f-]{36}/$"))
+    # Prove control as the page says: publish its TXT record, then press Verify.
+    claim = page.locator("[data-claim-name]").inner_text()
+    publish_dkim(zones, DOMAIN, claim, page.locator("[data-claim-value]").inner_text())
+    page.get_by_role("button", name="Verify", exact=True).click()
+    page.locator("[data-verified='true']").wait_for()
     dkim = page.locator("tr", has_text="DKIM").locator("code")
     record_name, record_value = dkim.nth(0).inner_text(), dkim.nth(1).inner_text()
     publish_dkim(zones, DOMAIN, record_name, record_value)

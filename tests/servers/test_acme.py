@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from django.utils import timezone
 from huey.api import Huey
 
 from lab.acme import MANAGEMENT_PORT
@@ -119,7 +120,9 @@ def test_the_mta_sts_policy_is_served_over_https_once_its_name_points_at_the_ser
     lab_dns = acme_lab
     host = lab_dns.hosts[0]
     server = pinned_server(user, host, tls_mode="acme")
-    SendingDomain.objects.create(owner=user, server=server, name=POLICY_DOMAIN)
+    SendingDomain.objects.create(
+        owner=user, server=server, name=POLICY_DOMAIN, verified_at=timezone.now()
+    )
     site = f"mta-sts.{POLICY_DOMAIN}"
 
     early = run(server, "server.converge", queue)

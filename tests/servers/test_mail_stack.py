@@ -16,6 +16,7 @@ from huey.api import Huey
 from lab.smtp_store import messages, wait_for_message
 from lab.zonestore import ZoneStore
 from mailpanel.accounts.models import User
+from mailpanel.domains.claims import instructions
 from mailpanel.domains.models import SendingDomain
 from mailpanel.jobs.models import JobState
 from mailpanel.servers.models import HostKeyState, Server
@@ -77,6 +78,10 @@ def test_add_confirm_provision_and_send_a_dkim_signed_message(
     client.post(
         reverse("domain_add"), {"name": SENDING_DOMAIN, "server": server.pk, "dmarc_policy": "none"}
     )
+    added = SendingDomain.objects.get(owner=user, name=SENDING_DOMAIN)
+    claim = instructions(added)
+    publish_dkim(zones, SENDING_DOMAIN, claim.name, claim.value)  # the TXT proving control
+    client.post(reverse("domain_verify", args=[added.pk]))
     drain(queue)
     domain = SendingDomain.objects.get(owner=user, name=SENDING_DOMAIN)
     assert domain.signing_since is not None  # the converge that added its key succeeded

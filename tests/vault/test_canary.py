@@ -2,7 +2,8 @@
 
 Each flow that exists runs with unique canary strings: the pages (owner and staff),
 a job that uses credentials and fails, a Django error report, every log line at DEBUG
-(SQL included), and a dump of the whole database.
+(SQL included), a dump of the whole database and the database file itself. A TOTP key
+and a recovery-code seed are canaries too: the vault seals them for allauth.
 """
 
 from __future__ import annotations
@@ -11,14 +12,20 @@ import io
 import logging
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.views.debug import technical_500_response
 from huey.api import Huey
 
+from mailpanel.accounts.mfa_secrets import unseal
 from mailpanel.accounts.models import User
 from mailpanel.jobs.actions import start_job
 from mailpanel.jobs.models import Job, JobState
@@ -36,10 +43,24 @@ CANARIES = {
     "openprovider": {"username": "CANARYopuser0006", "password": "CANARYoppassword0007"},
     "nvidia": {"api_key": "nvapi-CANARYnvidia0008abcdefghij"},
 }
+TOTP_CANARY = "CANARYTOTPSECRETMFAQQQQ2345AAAAA"  # base32, as allauth makes them
+
+
+def database_as_stored() -> str:
+    """The SQLite file and its write-ahead log as bytes on disk; on PostgreSQL, the
+    authenticator rows as the server returns them."""
+    if connection.vendor != "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT data::text FROM mfa_authenticator")
+            return "\n".join(row[0] for row in cursor.fetchall())
+    name = Path(connection.settings_dict["NAME"])
+    files = [name, name.with_name(f"{name.name}-wal")]
+    return b"".join(f.read_bytes() for f in files if f.exists()).decode("latin-1")
 
 
 def canary_strings() -> list[str]:
     values = [v for fields in CANARIES.values() for v in fields.values() if v != SSH_PEM]
+    values.append(TOTP_CANARY)
     # The body of the private key, line by line: any one of them leaking is a leak.
     body = [line for line in SSH_PEM.splitlines() if line and not line.startswith("-----")]
     return values + body
@@ -80,6 +101,8 @@ def test_no_canary_appears_outside_the_vault(
     client = Client()
     client.force_login(user)
     seen: list[str] = []
+    TOTP.activate(user, TOTP_CANARY)
+    codes = RecoveryCodes.activate(user).instance
 
     for kind, fields in CANARIES.items():
         response = client.post(
@@ -120,6 +143,7 @@ def test_no_canary_appears_outside_the_vault(
         response = staff.get(f"/staff/vault/credential/{credential.pk}/change/")
         assert response.status_code == 200
         seen.append(response.content.decode())
+    seen.append(staff.get(f"/staff/accounts/user/{user.pk}/change/").content.decode())
 
     seen.append(error_report_with_secrets_in_scope())
 
@@ -128,11 +152,19 @@ def test_no_canary_appears_outside_the_vault(
     seen.append(dump.getvalue())
     seen.append(log_output.getvalue())
     assert "INSERT" in log_output.getvalue() or "insert" in log_output.getvalue()
+    connection.close()  # the file on disk, not a page cache: SQLite writes its WAL on commit
+    stored = database_as_stored()
+    seen.append(stored)
 
+    seed = unseal(Authenticator.objects.get(pk=codes.pk).data["seed"])
     for index, text in enumerate(seen):
         assert_no_canary(text, f"output #{index}")
+        assert seed not in text, f"the recovery-code seed leaked into output #{index}"
     # And the canaries really are in the database, as ciphertext that opens.
     assert {c.kind: c.unseal() for c in credentials} == CANARIES
+    totp = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    assert unseal(totp.data["secret"]) == TOTP_CANARY
+    assert totp.data["secret"] in stored  # what was read is the live database
 
 
 def error_report_with_secrets_in_scope() -> str:

@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyotp
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP
 from django.core.management import call_command
 
 from mailpanel.accounts.models import User
@@ -84,3 +88,27 @@ def test_vault_commands_rotate_and_report(
     assert f"{old}" in status and "0  old" in status
     assert all_open(tokens)
     call_command("check")  # the panel keeps working after rotation
+
+
+def test_rotation_reseals_two_factor_secrets_before_their_key_can_go(
+    fresh_keyring: Path, user: User
+) -> None:
+    secret = pyotp.random_base32()
+    totp = TOTP.activate(user, secret).instance
+    codes = RecoveryCodes.activate(user)
+    before = codes.get_unused_codes()
+    old = get_keyring().active_id
+    new = add_key()
+
+    assert key_usage() == {old: 2}
+    with pytest.raises(VaultError, match="still protects 2 secret"):
+        retire_key(old)
+    assert reseal_all().resealed == 2
+    retire_key(old)
+
+    assert key_usage() == {new: 2}
+    totp.refresh_from_db()
+    assert TOTP(totp).validate_code(pyotp.TOTP(secret).now())
+    assert (
+        RecoveryCodes(Authenticator.objects.get(pk=codes.instance.pk)).get_unused_codes() == before
+    )
