@@ -7,6 +7,7 @@ from mailpanel.pages import views as pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("favicon.ico", pages.favicon, name="favicon"),
     path("overview/", pages.dashboard, name="dashboard"),
     path("cookies/", pages.cookies, name="cookies"),
     path("privacy/", pages.privacy_policy, name="privacy_policy"),

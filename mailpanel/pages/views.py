@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from mailpanel.accounts.forms import ProfileForm
 from mailpanel.http import AuthedRequest
@@ -14,6 +15,11 @@ COMING_SOON = {
     "checks": ("Checks", "Deliverability checks with a score and the exact fix for each failure."),
     "activity": ("Activity", "What you did and what the panel did for you, with retention."),
 }
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page links: send them to the icon."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 def home(request: HttpRequest) -> HttpResponse:

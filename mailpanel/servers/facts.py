@@ -16,7 +16,24 @@ from django.conf import settings
 from mailpanel.servers.mailstack import TLS_CERT
 from mailpanel.servers.ssh import Remote
 
-FACTS = r"""
+# The file system of the mail spool, as `df` reports it: Use% is used / (used + available),
+# rounded up, which is what an operator compares with on the host.
+DISK = r"""
+spool=/var/spool/postfix; [ -d "$spool" ] || spool=/
+df -Pk "$spool" | awk 'NR==2 {u=$3*100/($3+$4); p=int(u); if (p<u) p++;
+  print "disk_kb=" $2; print "disk_used_kb=" $3; print "disk_free_kb=" $4;
+  print "disk_used_pct=" p; print "disk_mount=" $6}'
+"""
+# postqueue on a host whose Postfix is not configured yet logs a fatal error to the mail
+# log; before provisioning there is no queue to count.
+QUEUE = r"""
+if [ -f /etc/postfix/main.cf ] && command -v postqueue >/dev/null 2>&1; then
+  echo "queue=$(postqueue -j 2>/dev/null | wc -l)"
+fi
+"""
+
+FACTS = (
+    r"""
 cert=$1
 . /etc/os-release 2>/dev/null
 echo "os_id=${ID:-unknown}"
@@ -26,7 +43,9 @@ echo "hostname=$(hostname -f 2>/dev/null || hostname)"
 echo "cpus=$(nproc 2>/dev/null || echo 0)"
 echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 echo "mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
-df -Pk / | awk 'NR==2 {print "disk_kb=" $2; print "disk_used_kb=" $3; print "disk_free_kb=" $4}'
+"""
+    + DISK
+    + r"""
 echo "uptime_s=$(cut -d' ' -f1 /proc/uptime)"
 echo "load=$(cut -d' ' -f1-3 /proc/loadavg)"
 ip -o addr show scope global 2>/dev/null | awk '{split($4, a, "/"); print "ip=" a[1]}'
@@ -35,14 +54,15 @@ for p in postfix opendkim opendkim-tools dovecot-core certbot; do
     case "$v" in ii*) echo "pkg_$p=${v#ii }";; esac
 done
 for s in postfix opendkim dovecot; do echo "svc_$s=$(systemctl is-active "$s" 2>/dev/null)"; done
-if command -v postqueue >/dev/null 2>&1; then
-  echo "queue=$(postqueue -j 2>/dev/null | wc -l)"
-fi
+"""
+    + QUEUE
+    + r"""
 if [ -f "$cert" ]; then
   echo "cert_expires=$(openssl x509 -in "$cert" -noout -enddate 2>/dev/null | cut -d= -f2)"
   echo "cert_subject=$(openssl x509 -in "$cert" -noout -subject 2>/dev/null | sed 's/^subject=//')"
 fi
 """
+)
 
 
 def parse_facts(text: str) -> dict[str, Any]:
@@ -60,7 +80,9 @@ def parse_facts(text: str) -> dict[str, Any]:
             facts["services"][key[4:]] = value or "unknown"
         else:
             facts[key] = value
-    for number in ("cpus", "mem_kb", "disk_kb", "disk_used_kb", "disk_free_kb", "queue"):
+    for number in (
+        "cpus", "mem_kb", "disk_kb", "disk_used_kb", "disk_free_kb", "disk_used_pct", "queue"
+    ):  # fmt: skip
         if str(facts.get(number, "")).isdigit():
             facts[number] = int(facts[number])
     facts["cert_expires_at"] = _cert_expiry(facts.get("cert_expires", ""))
@@ -117,16 +139,22 @@ async def reverse_names(addresses: list[str]) -> dict[str, str]:
 
 
 # The fleet health check: five commands as one exec (uptime, disk, services, queue, cert).
-HEALTH = r"""
+HEALTH = (
+    r"""
 cert=$1
 read -r up _ < /proc/uptime; echo "uptime_s=$up"
-df -Pk / | awk 'NR==2 {print "disk_used_pct=" int($3 * 100 / $2)}'
+"""
+    + DISK
+    + r"""
 systemctl is-active postfix opendkim dovecot 2>/dev/null | {
   for s in postfix opendkim dovecot; do read -r state; echo "svc_$s=$state"; done; }
-echo "queue=$(postqueue -j 2>/dev/null | wc -l)"
+"""
+    + QUEUE
+    + r"""
 [ -f "$cert" ] && openssl x509 -in "$cert" -noout -enddate | sed 's/^notAfter=/cert_expires=/'
 true
 """
+)
 
 
 async def health(remote: Remote) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from mailpanel.servers.ssh import (
     fetch_host_key,
 )
 from mailpanel.servers.sshloop import EventSink, pool, run_on_ssh_loop, ssh_loop
+from mailpanel.units import size_from_kib
 from mailpanel.vault.access import open_for_job
 
 T = TypeVar("T")
@@ -106,7 +107,7 @@ def gather_facts(ctx: JobContext) -> None:
     store_facts(server, facts)
     ctx.log(
         f"{facts.get('os_name', '?')}, {facts.get('cpus', '?')} CPU(s), "
-        f"{int(facts.get('mem_kb', 0)) // 1024} MiB memory"
+        f"{size_from_kib(facts.get('mem_kb'))} memory"
     )
 
 
