@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from lab import images
+from lab import acme, images, labnames
 from lab.lab import Lab, LabError, services_available
 from lab.peers import ZONES
 
@@ -36,8 +36,30 @@ def print_lab(lab: Lab) -> None:
     if lab.hosts:
         first = lab.hosts[0]
         print(f"\nssh -i {first.root_key_path} root@{first.address}")
+    if lab.services:
+        print(
+            f"\nTest mail: send it to {labnames.TEST_RECIPIENT} (any name @"
+            f"{labnames.RECEIVER_DOMAIN}): its MX is the lab's SMTP receiver, which records each"
+            f" message with its SPF, DKIM and DMARC verdicts in {lab.mail_db}."
+        )
     if lab.peers is not None:
         print_peers(lab)
+
+
+def acme_env(lab: Lab) -> dict[str, str]:
+    """The ACME lines (the server's TLS option "ACME"), when pebble runs in the lab."""
+    if not (lab.services and lab.acme_directory):
+        return {}
+    root = lab.run_dir / "acme" / "issuing-root.pem"
+    try:
+        root.write_text(acme.issuing_root(lab.acme_address, lab.acme_ca_path))
+    except OSError:
+        return {}
+    return {
+        "MAILPANEL_ACME_DIRECTORY": lab.acme_directory,
+        "MAILPANEL_ACME_CA_BUNDLE": str(lab.acme_ca_path),
+        "MAILPANEL_MTA_STS_CA_BUNDLE": str(root),
+    }
 
 
 def print_peers(lab: Lab) -> None:
@@ -62,10 +84,10 @@ def print_peers(lab: Lab) -> None:
         f"  password {peers.openprovider_password}  zones {zones('openprovider')}"
     )
     print(f"  NVIDIA LLM    {peers.llm_url}  key {peers.llm_key}")
-    print("\nStart the panel against the lab:\n")
-    for name, value in peers.env(lab.dns_address).items():
+    print("\nStart the panel against the lab (from the checkout, as root or not):\n")
+    for name, value in {**peers.env(lab.dns_address), **acme_env(lab)}.items():
         print(f"{name}={value} \\")
-    print("mailpanel serve")
+    print("make run")
 
 
 def cmd_up(args: argparse.Namespace) -> None:

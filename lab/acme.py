@@ -13,6 +13,8 @@ import ipaddress
 import json
 import os
 import shutil
+import ssl
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +33,15 @@ def available() -> bool:
 
 def directory_url(address: str) -> str:
     return f"https://{address}:{ACME_PORT}/dir"
+
+
+def issuing_root(address: str, ca_path: Path) -> str:
+    """The root pebble signs certificates with (a new one each start), from its management
+    API; a sender that fetches an MTA-STS policy over such a certificate must trust it."""
+    context = ssl.create_default_context(cafile=str(ca_path))
+    url = f"https://{address}:{MANAGEMENT_PORT}/roots/0"
+    with urllib.request.urlopen(url, context=context, timeout=20) as answer:
+        return str(answer.read().decode())
 
 
 def _name(common_name: str) -> x509.Name:

@@ -229,6 +229,7 @@ class Lab:
             labnames.add_machine(
                 self.zone_db, labnames.SERVICE_NAMES[node], netlab.FIXED_ADDRESSES[node]
             )
+        labnames.add_receiver_domain(self.zone_db)
         dns_args = ["--db", str(self.zone_db), "--listen", self.dns_address, "--port", "53"]
         mx_args = ["--db", str(self.mail_db), "--listen", self.mx_address, "--port", "25"]
         procs = {

@@ -7,6 +7,8 @@ or service starts:
 - ``vpsN.lab`` A -> the host's address, and its PTR ``<reversed>.in-addr.arpa`` -> ``vpsN.lab``
   (forward-confirmed reverse DNS, as a receiving mail server checks it);
 - ``ns.lab`` (the DNS server, 10.200.0.2) and ``mx.lab`` (the SMTP receiver, 10.200.0.3);
+- the receiving domain ``receiver.test``, MX ``mx.lab``: mail to any address there reaches the
+  lab SMTP receiver, which records it with its SPF, DKIM and DMARC verdicts;
 - the DNSBL zone ``dnsbl.lab``: an address is listed by the static A record
   ``<reversed>.dnsbl.lab`` -> 127.0.0.2 (the usual "listed" answer, RFC 5782) plus a TXT
   reason; it is empty until a test lists an address (``Lab.dnsbl_list``).
@@ -23,6 +25,8 @@ LAB_ZONE = "lab"
 DNSBL_ZONE = "dnsbl.lab"
 DNSBL_LISTED = "127.0.0.2"
 SERVICE_NAMES = {"dns": "ns.lab", "mx": "mx.lab"}
+RECEIVER_DOMAIN = "receiver.test"
+TEST_RECIPIENT = f"you@{RECEIVER_DOMAIN}"
 
 
 def host_name(name: str) -> str:
@@ -67,3 +71,12 @@ def list_in_dnsbl(zone_db: Path, address: str, reason: str) -> str:
 def delist_from_dnsbl(zone_db: Path, address: str) -> None:
     with ZoneStore(zone_db) as store:
         store.remove_static(dnsbl_name(address))
+
+
+def add_receiver_domain(zone_db: Path) -> None:
+    """The domain test mail goes to: its MX is the lab SMTP receiver (``mx.lab``)."""
+    with ZoneStore(zone_db) as store:
+        if store.zones(provider="lab", account="receiver"):
+            return
+        zone = store.create_zone("lab", "receiver", RECEIVER_DOMAIN)
+        store.add_record(zone["id"], RECEIVER_DOMAIN, "MX", SERVICE_NAMES["mx"], 300, priority=10)

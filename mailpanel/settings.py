@@ -134,6 +134,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mailpanel.pages.context.navigation",
+                "mailpanel.pages.context.mail_outbox",
             ],
         },
     },
@@ -250,7 +251,12 @@ MFA_RECOVERY_CODE_COUNT = 10
 USERSESSIONS_TRACK_ACTIVITY = True
 
 # --- mail -------------------------------------------------------------------
-DEFAULT_FROM_EMAIL = env_str("MAILPANEL_FROM_EMAIL", "MailPanel Pro <noreply@localhost>")
+# The sender of the panel's own mail (verification, password reset, notices); required in
+# production, where receivers refuse a made-up domain. MAILPANEL_FROM_EMAIL is the old name.
+MAIL_FROM = env_str("MAILPANEL_MAIL_FROM") or env_str("MAILPANEL_FROM_EMAIL")
+if PRODUCTION and not MAIL_FROM:
+    raise ValueError("MAILPANEL_MAIL_FROM must be set when MAILPANEL_MODE=production")
+DEFAULT_FROM_EMAIL = MAIL_FROM or "MailPanel Pro <panel@mailpanel.localhost>"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_HOST = env_str("MAILPANEL_SMTP_HOST")
 if EMAIL_HOST:

@@ -7,12 +7,17 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.internal import ratelimit
+from django.conf import settings
 from django.http import HttpRequest
 
 ACCOUNT_LIMIT = "login_failed_account"
 
 
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # The panel's name and address, not the request's host ("Hello from 127.0.0.1:8000!").
+        super().send_mail(template_prefix, email, {**context, "panel_url": settings.PUBLIC_URL})
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         from mailpanel.privacy.models import PolicyVersion
 

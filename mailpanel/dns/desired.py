@@ -33,8 +33,9 @@ class Published:
     """What the panel itself put in the zone at its last apply: all it may ever take back.
 
     Terms inside records shared with the owner (SPF mechanisms, the report addresses of
-    DMARC and of TLS-RPT, each its own), the MX targets it published, and address records
-    (a mail host's, the MTA-STS policy host's) of names the domain may since have left.
+    DMARC and of TLS-RPT, each its own), the MX targets it published, address records
+    (a mail host's, the MTA-STS policy host's) of names the domain may since have left, and
+    whether the `_mta-sts` TXT is its own (taken back once no policy is served).
     """
 
     spf: tuple[str, ...] = ()
@@ -42,14 +43,16 @@ class Published:
     tls_rpt_uris: tuple[str, ...] = ()
     mx: tuple[str, ...] = ()
     hosts: tuple[tuple[str, str, str], ...] = ()  # (name, type, address)
+    mta_sts: bool = False
 
-    def to_json(self) -> dict[str, list[object]]:
+    def to_json(self) -> dict[str, object]:
         return {
             "spf": list(self.spf),
             "dmarc_uris": list(self.dmarc_uris),
             "tls_rpt_uris": list(self.tls_rpt_uris),
             "mx": list(self.mx),
             "hosts": [list(h) for h in self.hosts],
+            "mta_sts": self.mta_sts,
         }
 
     def union(self, other: Published) -> Published:
@@ -62,6 +65,7 @@ class Published:
             both(self.tls_rpt_uris, other.tls_rpt_uris),
             both(self.mx, other.mx),
             both(self.hosts, other.hosts),
+            self.mta_sts or other.mta_sts,
         )
 
     @classmethod
@@ -82,8 +86,11 @@ class Published:
             # TLS-RPT, and an MX always at the mail host, whose names are those of `hosts`.
             legacy = texts("report_uris")
             mail_hosts = tuple(dict.fromkeys(name for name, _, _ in hosts))
-            return cls(texts("spf"), legacy, legacy, mail_hosts, hosts)
-        return cls(texts("spf"), texts("dmarc_uris"), texts("tls_rpt_uris"), texts("mx"), hosts)
+            return cls(texts("spf"), legacy, legacy, mail_hosts, hosts, bool(mail_hosts))
+        mx = texts("mx")
+        # Ledgers from before `mta_sts`: the panel published the `_mta-sts` TXT with its MX.
+        mta_sts = bool(data.get("mta_sts", bool(mx)))
+        return cls(texts("spf"), texts("dmarc_uris"), texts("tls_rpt_uris"), mx, hosts, mta_sts)
 
 
 @dataclass(frozen=True)
@@ -233,11 +240,12 @@ def build(
     _external_reports(desired, domain)
     _no_weaker_dmarc(desired, domain, zone, existing)
     rpt_ours: tuple[str, ...] = ()
+    sts_ours = False
     if receives:
-        _mta_sts(desired, domain, ttl)
+        sts_ours = _mta_sts(desired, domain, ttl)
         rpt_ours = _tls_rpt(desired, domain, existing, ttl)
     mx = (domain.mail_host,) if receives else ()
-    desired.ours = Published(spf_ours, dmarc.ours, rpt_ours, mx, hosts)
+    desired.ours = Published(spf_ours, dmarc.ours, rpt_ours, mx, hosts, sts_ours)
     return desired
 
 
@@ -284,11 +292,18 @@ def _external_reports(desired: DesiredSet, domain: MailDomain) -> None:
     )
 
 
-def _mta_sts(desired: DesiredSet, domain: MailDomain, ttl: int) -> None:
-    """The `_mta-sts` id of the policy wanted. Under enforce only once the server serves
-    that very policy: a sender that sees a new id fetches the policy and enforces what it
-    finds (RFC 8461 3.3), so an id ahead of the policy could pin it to an old one for max_age.
+def _mta_sts(desired: DesiredSet, domain: MailDomain, ttl: int) -> bool:
+    """The `_mta-sts` id of the policy wanted, only where the server serves a policy (an id
+    without one makes senders look for a policy that is not there). Under enforce only once
+    the server serves that very policy: a sender that sees a new id fetches the policy and
+    enforces what it finds (RFC 8461 3.3), so an id ahead of the policy could pin it to an
+    old one for max_age. Returns whether the record is the panel's once applied.
     """
+    scope = Scope("mta-sts", f"_mta-sts.{domain.name}", "TXT", "v=STSv1")
+    if not domain.serves_policy:
+        if domain.published.mta_sts:
+            desired.scopes.append(scope)  # nothing wanted in it: the panel's record comes down
+        return False
     policy = mta_sts_policy(domain.mail_host, domain.mta_sts_mode)
     if domain.mta_sts_mode == "enforce" and domain.served_policy != policy:
         why = domain.policy_problem or "the server serves another version of the policy"
@@ -296,9 +311,10 @@ def _mta_sts(desired: DesiredSet, domain: MailDomain, ttl: int) -> None:
             f"MTA-STS: enforce is announced once the server serves it ({why}); provision the "
             "server, then plan again. The _mta-sts record stays as it is until then"
         )
-        return
+        return domain.published.mta_sts
     sts = f"v=STSv1; id={mta_sts_id(policy)}"
-    desired.add(Scope("mta-sts", f"_mta-sts.{domain.name}", "TXT", "v=STSv1"), (sts, None), ttl=ttl)
+    desired.add(scope, (sts, None), ttl=ttl)
+    return True
 
 
 def _tls_rpt(
@@ -370,7 +386,8 @@ def _policy_host(
     if not domain.serves_policy:
         desired.notes.append(
             "MTA-STS: the policy is served only by a server with an ACME certificate (senders "
-            "fetch it over trusted HTTPS); until then senders find no policy, so mail still flows"
+            "fetch it over trusted HTTPS), so no MTA-STS record is published until then; "
+            "mail flows without it"
         )
         return ()
     if any(r.name == name and r.type == "CNAME" for r in existing):

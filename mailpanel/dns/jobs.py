@@ -26,7 +26,7 @@ from mailpanel.dns.types import ProviderError, Zone
 from mailpanel.dns.verify import Visibility
 from mailpanel.jobs.context import JobContext, JobFailed
 from mailpanel.jobs.registry import job_kind
-from mailpanel.servers.actions import start_server_job
+from mailpanel.servers.actions import start_converge
 from mailpanel.servers.facts import resolver
 from mailpanel.servers.sshloop import EventSink, run_on_ssh_loop
 from mailpanel.vault.access import open_for_job
@@ -257,7 +257,7 @@ def serve_policy_when_it_points_here(ctx: JobContext, row: DnsPlan, plan: Plan) 
             "warning",
         )
         return
-    job = start_server_job(server, "server.converge")
+    job = start_converge(server, "policy_site", domain=row.domain.name)
     ctx.log(f"{pointed[0]} points at {server.name} now: provisioning it (job {job.pk}).")
 
 

@@ -14,10 +14,16 @@ def shown_name(name: str) -> str:
 
 
 def shown_value(record: dict[str, Any] | None) -> str:
+    """The record's data as a zone file has it (an MX with its priority); no TTL, which the
+    page shows on its own so it never breaks inside a long value."""
     if not record:
         return ""
     prefix = f"{record['priority']} " if record.get("priority") is not None else ""
-    return f"{prefix}{record['content']} (TTL {record['ttl']})"
+    return f"{prefix}{record['content']}"
+
+
+def shown_ttl(record: dict[str, Any] | None) -> str:
+    return str(record["ttl"]) if record else ""
 
 
 def plan_rows(content: dict[str, Any]) -> list[dict[str, str]]:
@@ -30,7 +36,9 @@ def plan_rows(content: dict[str, Any]) -> list[dict[str, str]]:
                 "type": record["type"],
                 "name": shown_name(record["name"]),
                 "before": shown_value(change["before"]),
+                "before_ttl": shown_ttl(change["before"]),
                 "after": shown_value(change["after"]),
+                "after_ttl": shown_ttl(change["after"]),
                 "purpose": KIND_TITLES.get(change["kind"], change["kind"]),
             }
         )

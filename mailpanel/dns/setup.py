@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from mailpanel.dns.actions import latest_verify
 from mailpanel.dns.models import DnsPlan, DomainZone, PlanState
 from mailpanel.domains.models import SendingDomain
@@ -52,17 +54,25 @@ class SetupState:
         return next((s for s in self.steps if not s.done), None)
 
 
-def latest_job(server: Server, kind: str) -> Job | None:
+def latest_job(server: Server, kind: str, *only: Q) -> Job | None:
     return Job.objects.filter(
-        owner_id=server.owner_id, kind=kind, params__server_id=str(server.pk)
+        *only, owner_id=server.owner_id, kind=kind, params__server_id=str(server.pk)
     ).first()
+
+
+def latest_converge(server: Server, purpose: str, **params: str) -> Job | None:
+    """The last converge started for `purpose` (a converge for a domain is not the
+    provisioning). A converge from before purposes were recorded counts as provisioning."""
+    wanted = Q(params__purpose=purpose, **{f"params__{k}": v for k, v in params.items()})
+    if purpose == "provision":
+        wanted |= ~Q(params__has_key="purpose")
+    return latest_job(server, "server.converge", wanted)
 
 
 def state_of(server: Server, domain: SendingDomain | None = None) -> SetupState:
     domain = domain or server.domains.order_by("created_at").first()
     link = DomainZone.objects.filter(domain=domain).first() if domain else None
     plan = DnsPlan.objects.filter(domain=domain).first() if domain else None
-    converge = latest_job(server, "server.converge")
     steps = [
         Step("server", True, detail=server.address),
         Step(
@@ -71,8 +81,8 @@ def state_of(server: Server, domain: SendingDomain | None = None) -> SetupState:
             latest_job(server, "server.facts"),
             server.host_key_fingerprint,
         ),
-        Step("provision", server.converged_at is not None, converge),
-        _domain_step(domain, converge),
+        Step("provision", server.converged_at is not None, latest_converge(server, "provision")),
+        _domain_step(server, domain),
         Step("zone", link is not None, detail=link.zone_display if link else ""),
         _plan_step(plan),
         Step(
@@ -86,7 +96,7 @@ def state_of(server: Server, domain: SendingDomain | None = None) -> SetupState:
     return SetupState(server, domain, plan, steps)
 
 
-def _domain_step(domain: SendingDomain | None, converge: Job | None) -> Step:
+def _domain_step(server: Server, domain: SendingDomain | None) -> Step:
     """Done once the server signs for the domain (the converge that adds its key succeeded),
     which waits for the owner to prove control of it."""
     if domain is None:
@@ -95,7 +105,7 @@ def _domain_step(domain: SendingDomain | None, converge: Job | None) -> Step:
         return Step("domain", False, detail=f"{domain.display_name}: prove you control it first")
     signing = domain.signing_since is not None
     detail = domain.display_name + ("" if signing else ": waiting for the server to sign for it")
-    return Step("domain", signing, converge, detail)
+    return Step("domain", signing, latest_converge(server, "domain", domain=domain.name), detail)
 
 
 def _plan_step(plan: DnsPlan | None) -> Step:

@@ -96,7 +96,13 @@ def _confirm_key(request: AuthedRequest, state: SetupState) -> None:
 
 
 def _provision(request: AuthedRequest, state: SetupState) -> None:
-    server_actions.start_server_job(state.server, "server.converge")
+    server_actions.start_converge(state.server, "provision")
+
+
+def _sign(request: AuthedRequest, state: SetupState) -> None:
+    """The converge that makes the server sign for the domain, again (the last one failed)."""
+    if state.domain is not None and state.domain.is_verified:
+        server_actions.start_converge(state.server, "domain", domain=state.domain.name)
 
 
 def _add_domain(request: AuthedRequest, state: SetupState) -> HttpResponse | None:
@@ -184,6 +190,7 @@ STEP_ACTIONS: dict[str, StepAction] = {
     "fetch_key": _fetch_key,
     "host_key": _confirm_key,
     "provision": _provision,
+    "sign": _sign,
     "domain": _add_domain,
     "claim": _claim,
     "plan": _plan,

@@ -6,29 +6,32 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Case, When
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from mailpanel.dns import actions
 from mailpanel.dns.forms import AccountForm, ApplyForm, LinkForm, PlanForm
 from mailpanel.dns.models import DnsAccount, DnsPlan, DomainZone, PlanState
 from mailpanel.dns.presenting import plan_rows, result_rows
+from mailpanel.dns.providers.registry import PROVIDERS
 from mailpanel.domains.models import SendingDomain
-from mailpanel.http import AuthedRequest
+from mailpanel.http import AuthedRequest, local_next
 from mailpanel.jobs.models import Job
+from mailpanel.listing import Sort, list_page
 from mailpanel.ownership import get_owned_or_404
+from mailpanel.vault.kinds import KINDS
 
 BUSY = (PlanState.PLANNING, PlanState.APPLYING)
-
-
-def _next_or(request: AuthedRequest, fallback: str) -> str:
-    wanted = request.POST.get("next") or request.GET.get("next") or ""
-    if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}):
-        return wanted
-    return fallback
+DNS_DOMAIN_SORTS = {
+    "name": Sort("Name", ["name"]),
+    "state": Sort(
+        "Not linked first", [Case(When(dns_zone__isnull=True, then=0), default=1).asc(), "name"]
+    ),
+    "newest": Sort("Newest first", ["-created_at", "name"]),
+}
 
 
 @login_required
@@ -37,13 +40,14 @@ def dns_index(request: AuthedRequest) -> HttpResponse:
     domains = SendingDomain.objects.filter(owner=request.user).select_related(
         "dns_zone__account", "server"
     )
-    context = {"accounts": accounts, "domains": domains}
+    context = {"accounts": accounts, "listing": list_page(request, domains, DNS_DOMAIN_SORTS)}
     return render(request, "dns/index.html", context)
 
 
 @login_required
 def dns_account_add(request: AuthedRequest) -> HttpResponse:
-    form = AccountForm(request.user, request.POST or None)
+    initial = {"credential": request.GET.get("credential")}  # just stored, sent back here
+    form = AccountForm(request.user, request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -52,8 +56,14 @@ def dns_account_add(request: AuthedRequest) -> HttpResponse:
             form.add_error("credential", str(exc))
         else:
             messages.success(request, f"“{account.label}” connected; testing it now.")
-            return redirect(_next_or(request, reverse("dns_account_detail", args=[account.pk])))
-    return render(request, "dns/account_add.html", {"form": form, "next": _next_or(request, "")})
+            return redirect(local_next(request, reverse("dns_account_detail", args=[account.pk])))
+    context = {
+        "form": form,
+        "next": local_next(request, ""),
+        "dns_kinds": [KINDS[kind] for kind in PROVIDERS],
+        "here": request.path,
+    }
+    return render(request, "dns/account_add.html", context)
 
 
 @login_required
@@ -115,7 +125,7 @@ def dns_domain(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
 @require_POST
 def dns_domain_link(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
     domain = get_owned_or_404(SendingDomain, request.user, pk=domain_id)
-    back = _next_or(request, reverse("dns_domain", args=[domain.pk]))
+    back = local_next(request, reverse("dns_domain", args=[domain.pk]))
     try:
         if request.POST.get("automatic"):
             link = actions.link_automatically(domain)
@@ -146,8 +156,8 @@ def dns_plan_start(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
         plan = actions.start_plan(domain, form.cleaned_data["ttl"], form.cleaned_data["force"])
     except actions.DnsActionRefused as exc:
         messages.error(request, str(exc))
-        return redirect(_next_or(request, reverse("dns_domain", args=[domain.pk])))
-    return redirect(_next_or(request, reverse("dns_plan", args=[plan.pk])))
+        return redirect(local_next(request, reverse("dns_domain", args=[domain.pk])))
+    return redirect(local_next(request, reverse("dns_plan", args=[plan.pk])))
 
 
 @login_required
@@ -179,7 +189,7 @@ def dns_plan_apply(request: AuthedRequest, plan_id: UUID) -> HttpResponse:
         actions.start_apply(plan, force=force)
     except actions.DnsActionRefused as exc:
         messages.error(request, str(exc))
-    return redirect(_next_or(request, reverse("dns_plan", args=[plan.pk])))
+    return redirect(local_next(request, reverse("dns_plan", args=[plan.pk])))
 
 
 @login_required
@@ -190,7 +200,7 @@ def dns_plan_verify(request: AuthedRequest, plan_id: UUID) -> HttpResponse:
         actions.start_verify(plan)
     except actions.DnsActionRefused as exc:
         messages.error(request, str(exc))
-    return redirect(_next_or(request, reverse("dns_plan", args=[plan.pk])))
+    return redirect(local_next(request, reverse("dns_plan", args=[plan.pk])))
 
 
 @login_required

@@ -14,7 +14,7 @@ from mailpanel.domains import claims
 from mailpanel.domains.dkim import generate_key_pair, new_selector
 from mailpanel.domains.models import DkimKey, SendingDomain, SmtpUser
 from mailpanel.jobs.models import Job
-from mailpanel.servers.actions import start_server_job
+from mailpanel.servers.actions import start_converge
 from mailpanel.servers.models import Server
 
 # Dovecot verifies ARGON2ID through libsodium, which only knows parallelism 1.
@@ -88,7 +88,7 @@ def mark_verified(domain: SendingDomain, method: str) -> Job | None:
         domain.verified_at, domain.verified_by = now, method
         record_event(domain.owner, "domain.verified", domain, actor=domain.owner,
                      message=domain.get_verified_by_display())  # fmt: skip
-        return start_server_job(domain.server, "server.converge")
+        return start_converge(domain.server, "domain", domain=domain.name)
 
 
 def verify_domain(domain: SendingDomain) -> claims.Proof:
@@ -124,7 +124,7 @@ def change_policy(
         record_event(domain.owner, "domain.policy_changed", domain, actor=domain.owner,
                      message=changed)  # fmt: skip
         if before[2] != mta_sts_mode and domain.server.uses_acme:
-            return start_server_job(domain.server, "server.converge")
+            return start_converge(domain.server, "policy", domain=domain.name)
     return None
 
 
@@ -145,21 +145,21 @@ def add_smtp_user(domain: SendingDomain, local_part: str, password: str) -> tupl
             password_hash=hash_for_dovecot(password),
         )
         record_event(domain.owner, "smtp_user.added", user, actor=domain.owner)
-        job = start_server_job(domain.server, "server.converge")
+        job = start_converge(domain.server, "login_added", login=user.address)
     return user, job
 
 
 def delete_smtp_user(user: SmtpUser) -> Job:
     with transaction.atomic():
         record_event(user.owner, "smtp_user.deleted", user, actor=user.owner)
-        server = user.domain.server
+        server, login = user.domain.server, user.address
         user.delete()
-        return start_server_job(server, "server.converge")
+        return start_converge(server, "login_removed", login=login)
 
 
 def delete_domain(domain: SendingDomain) -> Job:
     with transaction.atomic():
         record_event(domain.owner, "domain.deleted", domain, actor=domain.owner)
-        server = domain.server
+        server, name = domain.server, domain.name
         domain.delete()
-        return start_server_job(server, "server.converge")
+        return start_converge(server, "domain_removed", domain=name)

@@ -4,6 +4,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Case, When
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
@@ -14,13 +15,22 @@ from mailpanel.domains.forms import DomainForm, DomainPolicyForm, SmtpUserForm
 from mailpanel.domains.models import SendingDomain, SmtpUser
 from mailpanel.domains.records import needed_records
 from mailpanel.http import AuthedRequest
+from mailpanel.listing import Sort, list_page
 from mailpanel.ownership import get_owned_or_404
+
+NOT_VERIFIED_FIRST = Case(When(verified_at__isnull=True, then=0), default=1)
+DOMAIN_SORTS = {
+    "name": Sort("Name", ["name"]),
+    "state": Sort("Not verified first", [NOT_VERIFIED_FIRST.asc(), "name"]),
+    "newest": Sort("Newest first", ["-created_at", "name"]),
+}
 
 
 @login_required
 def domain_list(request: AuthedRequest) -> HttpResponse:
     domains = SendingDomain.objects.filter(owner=request.user).select_related("server")
-    return render(request, "domains/list.html", {"domains": domains})
+    listing = list_page(request, domains, DOMAIN_SORTS)
+    return render(request, "domains/list.html", {"listing": listing})
 
 
 @login_required
@@ -133,7 +143,13 @@ def smtp_user_add(request: AuthedRequest, domain_id: UUID) -> HttpResponse:
     response = render(
         request,
         "domains/smtp_user_created.html",
-        {"user": user, "password": password if generated else "", "job": job, "domain": domain},
+        # Not "user": the template's layout reads that name as the signed-in person.
+        {
+            "smtp_user": user,
+            "password": password if generated else "",
+            "job": job,
+            "domain": domain,
+        },
     )
     response["Cache-Control"] = "no-store"
     return response

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from mailpanel.accounts.models import User
 from mailpanel.jobs.models import Job, JobState
-from mailpanel.jobs.registry import KINDS
+from mailpanel.jobs.registry import KINDS, check_purpose
 
 
 def start_job(
@@ -16,6 +16,7 @@ def start_job(
     """Create a job and queue it once the surrounding transaction commits."""
     if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}")
+    check_purpose(kind, params or {})
     with transaction.atomic():
         job = Job.objects.create(owner=owner, kind=kind, target=target, params=params or {})
         transaction.on_commit(lambda: _enqueue(job))

@@ -7,6 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from mailpanel.jobs.registry import title_of
+
 
 class JobState(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -48,6 +50,11 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.target}".strip()
+
+    @property
+    def title(self) -> str:
+        """What the job does, for people: "Provision the mail stack", "Sign mail for x.test"."""
+        return title_of(self.kind, self.params)
 
     @property
     def is_finished(self) -> bool:

@@ -18,7 +18,6 @@ from django.views.decorators.http import require_POST
 from mailpanel.http import AuthedRequest
 from mailpanel.jobs.actions import cancel_job, start_job
 from mailpanel.jobs.models import Job, JobLogLine
-from mailpanel.jobs.registry import title_of
 from mailpanel.ownership import aget_owned_or_404, get_owned_or_404
 
 STREAM_POLL_SECONDS = 0.25
@@ -30,10 +29,18 @@ LINES_PER_BATCH = 500
 @login_required
 def job_list(request: AuthedRequest) -> HttpResponse:
     jobs = Job.objects.filter(owner=request.user).only(
-        "id", "kind", "target", "state", "progress", "created_at", "finished_at", "started_at"
+        "id",
+        "kind",
+        "target",
+        "params",  # the title says what the job was for
+        "state",
+        "progress",
+        "created_at",
+        "finished_at",
+        "started_at",
     )
     page = Paginator(jobs, 50).get_page(request.GET.get("page"))
-    return render(request, "jobs/list.html", {"page": page, "title_of": title_of})
+    return render(request, "jobs/list.html", {"page": page})
 
 
 @login_required
@@ -44,7 +51,6 @@ def job_detail(request: AuthedRequest, job_id: UUID) -> HttpResponse:
         "job": job,
         "lines": lines,
         "last_seq": lines[-1].seq if lines else 0,
-        "kind_title": title_of(job.kind),
     }
     return render(request, "jobs/detail.html", context)
 

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
 from mailpanel.accounts.forms import ProfileForm
+from mailpanel.accounts.models import User
+from mailpanel.dns.models import DnsAccount
+from mailpanel.domains.models import SendingDomain
 from mailpanel.http import AuthedRequest
 from mailpanel.jobs.models import Job
 from mailpanel.privacy.models import PolicyVersion
+from mailpanel.servers.models import Server
 
 COMING_SOON = {
     "checks": ("Checks", "Deliverability checks with a score and the exact fix for each failure."),
@@ -30,10 +36,33 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dashboard(request: AuthedRequest) -> HttpResponse:
-    recent = Job.objects.filter(owner=request.user).only(
-        "id", "kind", "target", "state", "created_at"
+    user = request.user
+    recent = Job.objects.filter(owner=user).only(
+        "id", "kind", "target", "state", "created_at", "params"
     )[:5]
-    return render(request, "pages/dashboard.html", {"recent_jobs": recent})
+    context = {
+        "recent_jobs": recent,
+        "estate": estate_of(user),
+        "mfa_on": is_mfa_enabled(user),
+    }
+    return render(request, "pages/dashboard.html", context)
+
+
+def estate_of(user: User) -> dict[str, int]:
+    """What the account holds, for the overview's cards (one query per kind)."""
+    servers = Server.objects.filter(owner=user).aggregate(
+        total=Count("id"), provisioned=Count("id", filter=Q(converged_at__isnull=False))
+    )
+    domains = SendingDomain.objects.filter(owner=user).aggregate(
+        total=Count("id"), verified=Count("id", filter=Q(verified_at__isnull=False))
+    )
+    return {
+        "servers": servers["total"],
+        "provisioned": servers["provisioned"],
+        "domains": domains["total"],
+        "verified": domains["verified"],
+        "dns_accounts": DnsAccount.objects.filter(owner=user).count(),
+    }
 
 
 @login_required

@@ -59,6 +59,12 @@ def start_server_job(server: Server, kind: str, **params: Any) -> Job:
     )
 
 
+def start_converge(server: Server, purpose: str, **params: Any) -> Job:
+    """Converge the mail stack; `purpose` (one of `jobs.CONVERGE_PURPOSES`, with the
+    fields its title names) says what for, on the job's title and to the guided setup."""
+    return start_server_job(server, "server.converge", purpose=purpose, **params)
+
+
 def delete_server(server: Server) -> None:
     with transaction.atomic():
         record_event(server.owner, "server.deleted", server, actor=server.owner)

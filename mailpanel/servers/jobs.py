@@ -115,7 +115,19 @@ def store_facts(server: Server, facts: dict[str, Any]) -> None:
     Server.objects.filter(pk=server.pk).update(facts=facts, facts_at=timezone.now())
 
 
-@job_kind("server.converge", "Provision the mail stack")
+# Why a converge was started, which is what its title says (`{field}`s from its params).
+CONVERGE_PURPOSES = {
+    "provision": "Provision the mail stack",
+    "domain": "Start signing mail for {domain}",
+    "domain_removed": "Stop signing mail for {domain}",
+    "policy": "Update the MTA-STS policy of {domain}",
+    "policy_site": "Serve the MTA-STS policy of {domain}",
+    "login_added": "Add the SMTP login {login}",
+    "login_removed": "Remove the SMTP login {login}",
+}
+
+
+@job_kind("server.converge", "Provision the mail stack", CONVERGE_PURPOSES)
 def converge(ctx: JobContext) -> None:
     from mailpanel.domains.stack import build_mail_stack, record_converged
 

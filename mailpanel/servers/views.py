@@ -7,17 +7,31 @@ from uuid import UUID
 from django import forms as forms_module
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Case, When
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from mailpanel.http import AuthedRequest
 from mailpanel.jobs.models import Job
+from mailpanel.listing import Sort, list_page
 from mailpanel.ownership import get_owned_or_404
 from mailpanel.servers import actions
 from mailpanel.servers.forms import MailLogForm, QueueForm, RestartForm, ServerForm, TestMessageForm
 from mailpanel.servers.models import HostKeyState, Server
 from mailpanel.servers.ssh import SshError
+
+# The state that needs the owner first: a changed key, then one not confirmed yet.
+KEY_STATE_RANK = Case(
+    When(host_key_state=HostKeyState.CHANGED, then=0),
+    When(host_key_state=HostKeyState.UNCONFIRMED, then=1),
+    default=2,
+)
+SERVER_SORTS = {
+    "name": Sort("Name", ["name"]),
+    "state": Sort("Host key to check first", [KEY_STATE_RANK.asc(), "name"]),
+    "newest": Sort("Newest first", ["-created_at", "name"]),
+}
 
 
 @login_required
@@ -25,7 +39,8 @@ def server_list(request: AuthedRequest) -> HttpResponse:
     servers = Server.objects.filter(owner=request.user).only(
         "id", "name", "host", "port", "username", "host_key_state", "facts", "converged_at"
     )
-    return render(request, "servers/list.html", {"servers": servers})
+    listing = list_page(request, servers, SERVER_SORTS)
+    return render(request, "servers/list.html", {"listing": listing})
 
 
 @login_required
@@ -69,7 +84,7 @@ def server_host_key(request: AuthedRequest, server_id: UUID) -> HttpResponse:
 def server_detail(request: AuthedRequest, server_id: UUID) -> HttpResponse:
     server = get_owned_or_404(Server, request.user, pk=server_id)
     jobs = Job.objects.filter(owner=request.user, params__server_id=str(server.pk)).only(
-        "id", "kind", "target", "state", "created_at"
+        "id", "kind", "target", "params", "state", "created_at"
     )[:10]
     context = {
         "server": server,
@@ -91,7 +106,11 @@ def _start(request: AuthedRequest, server: Server, kind: str, **params: object) 
     return redirect("job_detail", job_id=job.pk)
 
 
-SIMPLE_ACTIONS = {"converge": "server.converge", "health": "server.health", "facts": "server.facts"}
+SIMPLE_ACTIONS: dict[str, tuple[str, dict[str, object]]] = {
+    "converge": ("server.converge", {"purpose": "provision"}),
+    "health": ("server.health", {}),
+    "facts": ("server.facts", {}),
+}
 
 
 @login_required
@@ -100,7 +119,8 @@ def server_action(request: AuthedRequest, server_id: UUID, action: str) -> HttpR
     server = get_owned_or_404(Server, request.user, pk=server_id)
     forms = {"queue": QueueForm, "maillog": MailLogForm, "restart": RestartForm}
     if action in SIMPLE_ACTIONS:
-        return _start(request, server, SIMPLE_ACTIONS[action])
+        kind, params = SIMPLE_ACTIONS[action]
+        return _start(request, server, kind, **params)
     form: forms_module.Form
     if action == "testmail":
         form = TestMessageForm(server, request.POST)

@@ -47,6 +47,17 @@ function confirmDangerous(event) {
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 }
 
+function setupCopy(button) {
+  // A button with data-copy="#id" copies that element's text (a secret shown once).
+  const source = document.querySelector(button.dataset.copy);
+  if (!source || !navigator.clipboard) return;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    await navigator.clipboard.writeText(source.textContent.trim());
+    button.textContent = "Copied";
+  });
+}
+
 function setupMenu() {
   document.documentElement.classList.add("js");
   const toggle = document.querySelector(".menu-toggle");
@@ -61,5 +72,6 @@ function setupMenu() {
 document.addEventListener("DOMContentLoaded", () => {
   setupMenu();
   document.querySelectorAll("[data-job-events]").forEach(followJob);
+  document.querySelectorAll("button[data-copy]").forEach(setupCopy);
   document.addEventListener("submit", confirmDangerous);
 });

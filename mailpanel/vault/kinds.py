@@ -39,6 +39,7 @@ class CredentialKind:
     label: str
     fields: tuple[SecretField, ...]
     validate: Validator  # returns the public metadata; raises ValidationError
+    where_to_get: str = ""  # where the user creates it, and the permissions it needs
 
 
 def _last4(value: str) -> str:
@@ -180,21 +181,32 @@ KINDS: dict[str, CredentialKind] = {
             "Cloudflare API token",
             (SecretField("token", "API token"),),
             validate_cloudflare,
+            "Cloudflare dashboard → My Profile → API Tokens → Create Token, with the permissions "
+            "Zone · Zone · Read and Zone · DNS · Edit, on the zones the panel should manage.",
         ),
         CredentialKind(
             "namecom",
             "Name.com API token",
             (SecretField("username", "Username"), SecretField("token", "API token")),
             validate_namecom,
+            "Name.com → Account Settings → Security → API Token: your username and the production "
+            "token. A Name.com token reaches the whole account; the panel writes only in the zones "
+            "you link.",
         ),
         CredentialKind(
             "openprovider",
             "OpenProvider account",
             (SecretField("username", "Username"), SecretField("password", "Password")),
             validate_openprovider,
+            "An OpenProvider user with API access (best a sub-user of its own, under Account → "
+            "Users), whose IP restriction lets the panel's address in.",
         ),
         CredentialKind(
-            "nvidia", "NVIDIA API key", (SecretField("api_key", "API key"),), validate_nvidia
+            "nvidia",
+            "NVIDIA API key",
+            (SecretField("api_key", "API key"),),
+            validate_nvidia,
+            "build.nvidia.com → sign in → Get API Key (it starts with nvapi-).",
         ),
     )
 }

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from mailpanel.http import AuthedRequest
+from mailpanel.http import AuthedRequest, local_next
 from mailpanel.jobs.actions import start_job
 from mailpanel.ownership import get_owned_or_404
 from mailpanel.vault import actions
@@ -45,8 +45,12 @@ def credential_add(request: AuthedRequest) -> HttpResponse:
             request.user, kind.value, form.cleaned_data["label"], form.payload
         )
         messages.success(request, f"“{credential.label}” is stored encrypted.")
+        back = local_next(request, "")
+        if back:  # the page that sent the user, with the new credential chosen
+            return redirect(f"{back}{'&' if '?' in back else '?'}credential={credential.pk}")
         return redirect("credential_detail", credential_id=credential.pk)
-    return render(request, "vault/add.html", {"form": form, "kind": kind})
+    context = {"form": form, "kind": kind, "next": local_next(request, "")}
+    return render(request, "vault/add.html", context)
 
 
 @login_required

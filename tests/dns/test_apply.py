@@ -64,7 +64,7 @@ def test_apply_publishes_every_record_and_dns_answers_them(
 
     assert plan.state == PlanState.APPLIED, job_text(plan.apply_job)
     assert plan.apply_job is not None and plan.apply_job.state == JobState.SUCCEEDED
-    assert len(plan.result) == 7 and all(r["visible"] for r in plan.result), plan.result
+    assert len(plan.result) == 6 and all(r["visible"] for r in plan.result), plan.result
     name = domain.name  # type: ignore[attr-defined]
     assert answers(dns_server, name, "MX") == [f"10 mail.{ZONE_OF[kind]}."]
     assert answers(dns_server, name, "TXT") == ["v=spf1 ip4:192.0.2.25 ip6:2001:db8::25 -all"]
@@ -112,7 +112,7 @@ def test_a_zone_of_many_pages_is_read_whole_and_others_records_stay(
 
     assert plan.state == PlanState.APPLIED, job_text(plan.apply_job)
     assert plan.content["existing_count"] == 32
-    assert plan.content["counts"] == {"create": 6, "update": 1, "delete": 0}
+    assert plan.content["counts"] == {"create": 5, "update": 1, "delete": 0}
     rows = zone_rows(lab_like.store, kind, zone)
     assert len([r for r in rows if r["name"].startswith("web")]) == 30
     txt = sorted(
@@ -190,7 +190,7 @@ def test_a_5xx_burst_during_apply_still_completes(
     assert "Planning again" in job_text(plan.apply_job)
     rows = zone_rows(lab_like.store, kind, ZONE_OF[kind])
     keys = [(r["name"], r["type"], r["content"]) for r in rows]
-    assert len(keys) == len(set(keys)) == 7  # each record once, none twice
+    assert len(keys) == len(set(keys)) == 6  # each record once, none twice
 
 
 def burst_from_first_write(fake: FakeProvider, count: int) -> None:
@@ -254,8 +254,8 @@ def test_an_interrupted_apply_is_completed_by_applying_again(
         plan.refresh_from_db()
 
         assert plan.state == PlanState.APPLIED, job_text(plan.apply_job)
-        assert len(writes(flaky)) == 4  # only what was missing
-        assert len(zone_rows(lab_like.store, "namecom", "namecom.test")) == 7
+        assert len(writes(flaky)) == 3  # only what was missing
+        assert len(zone_rows(lab_like.store, "namecom", "namecom.test")) == 6
     finally:
         flaky.stop()
 

@@ -10,8 +10,9 @@ from mailpanel.dns.desired import (
     mta_sts_id,
     mta_sts_policy,
 )
+from mailpanel.dns.plan import make_plan
 from mailpanel.dns.spf import LookupCount
-from mailpanel.dns.types import Record
+from mailpanel.dns.types import Action, Record
 
 LONG_KEY = "v=DKIM1; k=rsa; p=" + "A" * 392  # a 2048-bit key: longer than one TXT string
 
@@ -46,9 +47,6 @@ def test_the_full_set_for_a_domain_whose_mail_host_is_in_the_zone() -> None:
         ("mp202601._domainkey.news.example.test", "TXT"): [LONG_KEY],
         ("_dmarc.news.example.test", "TXT"): [
             "v=DMARC1; p=quarantine; rua=mailto:dmarc@example.test"
-        ],
-        ("_mta-sts.news.example.test", "TXT"): [
-            f"v=STSv1; id={mta_sts_id(mta_sts_policy('mail.example.test'))}"
         ],
         ("_smtp._tls.news.example.test", "TXT"): ["v=TLSRPTv1; rua=mailto:dmarc@example.test"],
     }
@@ -225,6 +223,57 @@ def test_a_server_that_serves_the_policy_gets_the_mta_sts_name() -> None:
     assert records[("mta-sts.news.example.test", "AAAA")] == ["2001:db8::25"]
     assert ("mta-sts.news.example.test", "A", "192.0.2.25") in desired.ours.hosts
     assert not [n for n in desired.notes if "MTA-STS" in n]
+
+
+def test_a_self_signed_server_gets_no_mta_sts_record_and_no_policy_host() -> None:
+    # No policy is served without a certificate senders trust: an id would point at nothing.
+    desired = build(domain(serves_policy=False), "example.test", [], ttl=300)
+    records = wanted(desired)
+    assert ("_mta-sts.news.example.test", "TXT") not in records
+    assert not [name for name, _ in records if name.startswith("mta-sts.")]
+    assert not [w for w in desired.wanted if w.kind == "mta-sts"]
+    assert desired.ours.mta_sts is False
+    assert any("no MTA-STS record is published" in n for n in desired.notes)
+
+
+def test_an_acme_server_gets_the_mta_sts_id_of_the_policy_it_serves() -> None:
+    desired = build(domain(serves_policy=True), "example.test", [], ttl=300)
+    assert wanted(desired)[("_mta-sts.news.example.test", "TXT")] == [
+        f"v=STSv1; id={mta_sts_id(mta_sts_policy('mail.example.test'))}"
+    ]
+    assert desired.ours.mta_sts is True
+
+
+def test_the_panels_mta_sts_record_comes_down_once_no_policy_is_served() -> None:
+    ours = Record("_mta-sts.news.example.test", "TXT", "v=STSv1; id=old", 300)
+    before = Published(mx=("mail.example.test",), mta_sts=True)
+    desired = build(domain(published=before), "example.test", [ours], ttl=300)
+    plan = make_plan(desired, [ours], lambda ttl: (ttl, None), zone="example.test")
+    [change] = [c for c in plan.changes if c.kind == "mta-sts"]
+    assert change.action is Action.DELETE and change.change.before == ours
+    assert plan.ours.mta_sts is False  # the next plan leaves the name alone
+
+
+def test_an_mta_sts_record_the_panel_did_not_publish_is_left_alone() -> None:
+    theirs = Record("_mta-sts.news.example.test", "TXT", "v=STSv1; id=theirs", 300)
+    before = Published(mx=("mail.example.test",))  # an MX, but no _mta-sts of the panel's
+    desired = build(domain(published=before), "example.test", [theirs], ttl=300)
+    assert desired.scope_of(theirs) is None
+
+
+def test_a_ledger_from_before_the_mta_sts_flag_counts_the_record_as_the_panels() -> None:
+    # Until now the panel published the _mta-sts TXT with every MX of its own.
+    legacy = {"spf": [], "dmarc_uris": [], "tls_rpt_uris": [], "mx": ["mail.example.test"]}
+    assert Published.from_json(legacy).mta_sts is True
+    assert Published.from_json({**legacy, "mx": []}).mta_sts is False
+    assert Published.from_json(Published(mta_sts=True).to_json()).mta_sts is True
+
+
+def test_a_server_that_starts_serving_the_policy_gets_the_record_at_the_next_plan() -> None:
+    self_signed = build(domain(), "example.test", [], ttl=300)
+    assert ("_mta-sts.news.example.test", "TXT") not in wanted(self_signed)
+    later = domain(serves_policy=True, published=self_signed.ours)
+    assert ("_mta-sts.news.example.test", "TXT") in wanted(build(later, "example.test", [], 300))
 
 
 def test_without_an_acme_certificate_the_policy_name_is_not_published_and_comes_down() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from huey.api import Huey
 
 from mailpanel.accounts.models import User
@@ -39,8 +42,11 @@ def test_the_steps_follow_the_database_and_resume_where_they_stopped(
     url = reverse("dns_setup_server", args=[server.pk])
     waiting = owner_client.get(url).content.decode()
     assert "data-waiting-for-signing" in waiting and "Converge again" in waiting
-    owner_client.post(url, {"step": "provision"})
+    owner_client.post(url, {"step": "sign"})
     converge = Job.objects.get(kind="server.converge")
+    assert converge.params["purpose"] == "domain" and converge.title == (
+        "Start signing mail for news.example.test"
+    )
     assert "Converge again" not in owner_client.get(url).content.decode()  # it is running
     converge.state = JobState.FAILED
     converge.save()
@@ -177,3 +183,32 @@ def test_records_not_answered_yet_can_be_checked_again_from_the_setup(
     drain(queue)
     assert Job.objects.filter(kind="dns.verify", state=JobState.SUCCEEDED).count() == 1
     assert state_of(server).current.key == "test"  # type: ignore[union-attr]
+
+
+@pytest.mark.django_db
+def test_the_provision_log_opens_the_provisioning_even_when_a_domain_converge_is_newer(
+    user: User, owner_client: Client
+) -> None:
+    server = make_server(user, converged=True)
+    make_domain(user, server, "news.example.test")  # verified, the server not signing yet
+    params = {"server_id": str(server.pk)}
+    provisioning = Job.objects.create(
+        owner=user, kind="server.converge", params={**params, "purpose": "provision"}
+    )
+    for_domain = Job.objects.create(
+        owner=user,
+        kind="server.converge",
+        params={**params, "purpose": "domain", "domain": "news.example.test"},
+    )
+    Job.objects.filter(pk=provisioning.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+    page = owner_client.get(reverse("dns_setup_server", args=[server.pk])).content.decode()
+
+    steps = {s.key: s for s in state_of(server).steps}
+    assert steps["provision"].job == provisioning and steps["domain"].job == for_domain
+    provision_li = page.split('data-step="provision"', 1)[1].split("</li>", 1)[0]
+    domain_li = page.split('data-step="domain"', 1)[1].split("</li>", 1)[0]
+    assert reverse("job_detail", args=[provisioning.pk]) in provision_li
+    assert 'title="Provision the mail stack"' in provision_li
+    assert reverse("job_detail", args=[for_domain.pk]) in domain_li
+    assert "Start signing mail for news.example.test:" in page  # the current step's job

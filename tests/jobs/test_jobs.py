@@ -48,6 +48,7 @@ def test_the_self_test_runs_through_the_queue_and_logs_each_step(user: User, que
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED
     assert job.progress == 100
+    assert job.status_text == "All 5 checks passed"  # the outcome, not the last step's name
     assert job.started_at and job.finished_at and job.finished_at >= job.started_at
     texts = [line.text for line in job.log_lines.all()]
     assert texts[0] == "▶ Database answers"

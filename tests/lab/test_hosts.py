@@ -18,7 +18,8 @@ import dns.message
 import dns.query
 import pytest
 
-from lab import images, netlab, peers
+from lab import images, labnames, netlab, peers
+from lab.__main__ import print_lab
 from lab.lab import PROJECT_ROOT, Lab, LabHost
 
 SUDO = "sudo -S -k -p '' true"
@@ -251,7 +252,7 @@ def test_the_command_line_leaves_the_lab_running_until_down(
     assert attached.peers.cloudflare_token in table and attached.peers.llm_key in table
     for name, value in attached.peers.env(attached.dns_address).items():
         assert f"{name}={value} \\\n" in table
-    assert table.rstrip().endswith("mailpanel serve")
+    assert table.rstrip().endswith("make run")  # the README's own command
     assert len(peers.running()) == len(peers.MODULES)
     assert str(ssh(host, "systemctl is-system-running").stdout).strip() in ("running", "degraded")
     assert "vps1" in lab_cli("status")
@@ -294,3 +295,21 @@ def test_hosts_reach_the_lab_dns_and_smtp_services(lab: Lab) -> None:
     query = dns.message.make_query("lab.", "SOA")
     assert query.is_response(dns.query.tcp(query, lab.dns_address, timeout=5))
     assert lab.zone_db.parent == lab.mail_db.parent == lab.run_dir
+
+
+@pytest.mark.lab
+def test_the_printed_lab_names_a_test_recipient_and_the_acme_settings(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    print_lab(lab)
+    printed = capsys.readouterr().out
+
+    assert f"send it to {labnames.TEST_RECIPIENT}" in printed
+    query = dns.message.make_query(labnames.RECEIVER_DOMAIN, "MX")
+    answer = dns.query.udp(query, lab.dns_address, timeout=5)
+    assert [r.to_text() for rrset in answer.answer for r in rrset] == ["10 mx.lab."]
+    assert f"MAILPANEL_ACME_DIRECTORY={lab.acme_directory} \\\n" in printed
+    assert f"MAILPANEL_ACME_CA_BUNDLE={lab.acme_ca_path} \\\n" in printed
+    root = lab.run_dir / "acme" / "issuing-root.pem"
+    assert f"MAILPANEL_MTA_STS_CA_BUNDLE={root} \\\n" in printed
+    assert root.read_text().startswith("-----BEGIN CERTIFICATE-----")

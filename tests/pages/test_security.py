@@ -20,6 +20,7 @@ PRODUCTION_ENV = {
     "MAILPANEL_ALLOWED_HOSTS": "panel.example.test",
     "MAILPANEL_HTTPS": "true",
     "MAILPANEL_SMTP_HOST": "smtp.example.test",
+    "MAILPANEL_MAIL_FROM": "MailPanel Pro <panel@example.test>",
     # A fixed test key (id:base64 of 32 bytes); production reads keys, never invents one.
     "MAILPANEL_VAULT_KEYS": "ktest:" + "A" * 43,
 }
@@ -126,6 +127,7 @@ def test_production_cookies_are_secure_and_host_prefixed(tmp_path: Path) -> None
         ("MAILPANEL_ALLOWED_HOSTS", "MAILPANEL_ALLOWED_HOSTS must be set"),
         ("MAILPANEL_HTTPS", "MAILPANEL_HTTPS=true must be set"),
         ("MAILPANEL_SMTP_HOST", "MAILPANEL_SMTP_HOST must be set"),
+        ("MAILPANEL_MAIL_FROM", "MAILPANEL_MAIL_FROM must be set"),
     ],
 )
 def test_production_mode_refuses_to_start_without_explicit_settings(

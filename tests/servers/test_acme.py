@@ -5,7 +5,6 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-import urllib.request
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from cryptography import x509
 from django.utils import timezone
 from huey.api import Huey
 
-from lab.acme import MANAGEMENT_PORT
+from lab.acme import issuing_root
 from lab.zonestore import ZoneStore
 from mailpanel.accounts.models import User
 from mailpanel.dns.desired import mta_sts_policy
@@ -108,10 +107,7 @@ def served_policy(
 
 def pebble_root(lab: Any) -> str:
     """The root pebble signs with (a new one per run), from its management API."""
-    context = ssl.create_default_context(cafile=str(lab.acme_ca_path))
-    url = f"https://{lab.acme_address}:{MANAGEMENT_PORT}/roots/0"
-    with urllib.request.urlopen(url, context=context, timeout=20) as answer:
-        return str(answer.read().decode())
+    return issuing_root(lab.acme_address, lab.acme_ca_path)
 
 
 def test_the_mta_sts_policy_is_served_over_https_once_its_name_points_at_the_server(

@@ -119,6 +119,7 @@ PRODUCTION = {
     "MAILPANEL_ALLOWED_HOSTS": "panel.example.test",
     "MAILPANEL_HTTPS": "true",
     "MAILPANEL_SMTP_HOST": "smtp.example.test",
+    "MAILPANEL_MAIL_FROM": "MailPanel Pro <panel@example.test>",
 }
 
 
