@@ -185,7 +185,7 @@ def aligned(domain: str | None, from_domain: str, mode: str) -> bool:
 
 @dataclass(frozen=True)
 class DmarcVerdict:
-    result: str  # pass, fail, none
+    result: str  # pass, fail, none, temperror
     policy: str | None = None
 
 
@@ -194,7 +194,11 @@ def check_dmarc(
 ) -> DmarcVerdict:
     if not from_domain:
         return DmarcVerdict("none")
-    found = dmarc_record(lab, from_domain)
+    try:
+        found = dmarc_record(lab, from_domain)
+    except (dns.exception.Timeout, dns.resolver.NoNameservers):
+        # RFC 7489 6.6.3: a DNS error while looking up the policy is a temporary error.
+        return DmarcVerdict("temperror")
     if found is None:
         return DmarcVerdict("none")
     tags, inherited = found

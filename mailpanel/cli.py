@@ -22,15 +22,22 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
 
-def _setup_django() -> None:
+ROLE_ENV = "MAILPANEL_PROCESS_ROLE"
+
+
+def _setup_django(role: str = "panel") -> None:
+    # settings.py configures logging as it is imported, here and in each process uvicorn
+    # starts for --workers, which inherit our environment but none of our state: so the
+    # role that names the log file (mailpanel-web.log) travels in the environment.
+    os.environ[ROLE_ENV] = role
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailpanel.settings")
     import django
 
     django.setup()
 
 
-def _manage(*args: str) -> None:
-    _setup_django()
+def _manage(*args: str, role: str = "panel") -> None:
+    _setup_django(role)
     from django.core.management import call_command
 
     call_command(*args)
@@ -53,13 +60,17 @@ def web_server_options(host: str, port: int, workers: int = 1) -> dict[str, obje
         "proxy_headers": settings.BEHIND_PROXY,
         "forwarded_allow_ips": settings.TRUSTED_PROXIES if settings.BEHIND_PROXY else [],
         "server_header": False,
+        # Our logging configuration (settings.py) stays, uvicorn's loggers included, and
+        # the access line is RequestLogMiddleware's: uvicorn's would carry the raw path.
+        "log_config": None,
+        "access_log": False,
         "log_level": "info",
         "timeout_graceful_shutdown": 5,
     }
 
 
 def cmd_web(opts: argparse.Namespace) -> int:
-    _setup_django()
+    _setup_django("web")
     import uvicorn
 
     options = web_server_options(opts.host, opts.port, opts.workers)
@@ -68,7 +79,7 @@ def cmd_web(opts: argparse.Namespace) -> int:
 
 
 def cmd_worker(_opts: argparse.Namespace) -> int:
-    _manage("run_huey")
+    _manage("run_huey", role="worker")
     return 0
 
 

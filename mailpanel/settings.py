@@ -105,6 +105,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "mailpanel.requestlog.RequestLogMiddleware",
     "mailpanel.pages.middleware.StaticFilesMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -117,6 +118,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "mailpanel.pages.middleware.UserSessionActivityMiddleware",
     "mailpanel.pages.middleware.PermissionsPolicyMiddleware",
+    "mailpanel.pages.middleware.ProcessingPausedMiddleware",
 ]
 
 ROOT_URLCONF = "mailpanel.urls"
@@ -385,10 +387,40 @@ JOB_HEARTBEAT_SECONDS = env_int("MAILPANEL_JOB_HEARTBEAT_SECONDS", 5)
 # A running job whose heartbeat is older than this died with its worker.
 JOB_STALE_SECONDS = env_int("MAILPANEL_JOB_STALE_SECONDS", 60)
 
+# --- your data: retention, export, deletion ----------------------------------
+# How long each category is kept, in days (0: removed at the next purge). One table: the
+# purge enforces these and the "Your data" page shows them. MAILPANEL_RETENTION_<NAME>
+# overrides one, e.g. MAILPANEL_RETENTION_JOB_LOG_LINES=30.
+RETENTION_DEFAULT_DAYS = {
+    "job_log_lines": 90,
+    "jobs": 365,
+    "activity": 365,
+    "sign_ins": 365,
+    "ended_sessions": 30,
+    "exports": 7,
+    "application_logs": 30,
+    "deleted_accounts": 0,
+}
+RETENTION_DAYS = {
+    _name: env_int(f"MAILPANEL_RETENTION_{_name.upper()}", _days)
+    for _name, _days in RETENTION_DEFAULT_DAYS.items()
+}
+EXPORT_DIR = DATA_DIR / "exports"
+EXPORT_MIN_INTERVAL_HOURS = env_int("MAILPANEL_EXPORT_MIN_INTERVAL_HOURS", 24)
+PURGE_BATCH_SIZE = env_int("MAILPANEL_PURGE_BATCH_SIZE", 1000)
+
 # --- logging ----------------------------------------------------------------
 LOG_FORMAT = env_str("MAILPANEL_LOG_FORMAT", "json" if PRODUCTION else "console")
 LOG_LEVEL = env_str("MAILPANEL_LOG_LEVEL", "INFO")
+# Always JSON lines, one file per process role (mailpanel-web.log, mailpanel-worker.log),
+# rotated at midnight UTC and deleted after RETENTION_DAYS["application_logs"] by the
+# purge. An empty MAILPANEL_LOG_FILE writes no file.
+_log_file = env_str("MAILPANEL_LOG_FILE", str(DATA_DIR / "logs" / "mailpanel.log"))
+LOG_FILE = Path(_log_file).resolve() if _log_file else None
+# Set by ``mailpanel web`` and ``mailpanel worker`` (cli.py) for themselves and the
+# processes they start; anything else (manage commands, tests) is "panel".
+LOG_ROLE = env_str("MAILPANEL_PROCESS_ROLE", "panel")
 LOGGING_CONFIG = None
 from mailpanel.logs import configure_logging  # noqa: E402
 
-configure_logging(LOG_FORMAT, LOG_LEVEL)
+configure_logging(LOG_FORMAT, LOG_LEVEL, log_file=LOG_FILE, role=LOG_ROLE)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("cookies/", pages.cookies, name="cookies"),
     path("privacy/", pages.privacy_policy, name="privacy_policy"),
     path("account/profile/", pages.account_profile, name="account_profile"),
+    path("account/data/", include("mailpanel.privacy.urls")),
     path("account/", include("allauth.urls")),
     path("jobs/", include("mailpanel.jobs.urls")),
     path("credentials/", include("mailpanel.vault.urls")),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("servers/", include("mailpanel.servers.urls")),
     path("domains/", include("mailpanel.domains.urls")),
     path("dns/", include("mailpanel.dns.urls")),
+    path("activity/", include("mailpanel.activity.urls")),
     path("staff/needs-2fa/", pages.staff_needs_mfa, name="staff_needs_mfa"),
     path("staff/", admin.site.urls),
 ]

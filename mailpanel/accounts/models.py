@@ -40,6 +40,11 @@ class User(AbstractUser):
     adult_confirmed_at = models.DateTimeField(
         null=True, help_text="When the user confirmed being 18 or older."
     )
+    # Restriction (the user's right to pause processing): no job runs while this is set.
+    processing_paused_at = models.DateTimeField(null=True, blank=True)
+    # Set when the user (or staff) deleted the account: secrets are shredded at that moment,
+    # the account cannot sign in, and the purge removes every row that is left.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = ["full_name"]
@@ -48,6 +53,10 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def processing_paused(self) -> bool:
+        return self.processing_paused_at is not None
 
     def get_full_name(self) -> str:
         return self.full_name

@@ -26,6 +26,9 @@ class ActivityEvent(models.Model):
         "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     message = models.CharField(max_length=500, blank=True)
+    # Where a sign-in came from, shown to the account's owner on the Activity page.
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -10,6 +10,23 @@ from mailpanel.jobs.models import Job, JobState
 from mailpanel.jobs.registry import KINDS, check_purpose
 
 
+class ProcessingPaused(Exception):
+    """The owner paused processing on their account (their right to restriction)."""
+
+    message = (
+        "Processing is paused on your account: the panel starts no job until you resume it "
+        "on the Your data page."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+
+def refuse_if_paused(owner: User, kind: str) -> None:
+    if owner.processing_paused_at is not None and not KINDS[kind].runs_while_paused:
+        raise ProcessingPaused()
+
+
 def start_job(
     owner: User, kind: str, target: str = "", params: dict[str, Any] | None = None
 ) -> Job:
@@ -17,6 +34,7 @@ def start_job(
     if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}")
     check_purpose(kind, params or {})
+    refuse_if_paused(owner, kind)
     with transaction.atomic():
         job = Job.objects.create(owner=owner, kind=kind, target=target, params=params or {})
         transaction.on_commit(lambda: _enqueue(job))

@@ -23,18 +23,30 @@ class JobKind:
     title: str
     run: JobFunction
     purposes: Mapping[str, str] = field(default_factory=dict)  # purpose -> title template
+    # The user's own rights (an export of their data) run even while they paused processing.
+    runs_while_paused: bool = False
 
 
 KINDS: dict[str, JobKind] = {}
 
 
 def job_kind(
-    name: str, title: str, purposes: Mapping[str, str] | None = None
+    name: str,
+    title: str,
+    purposes: Mapping[str, str] | None = None,
+    *,
+    runs_while_paused: bool = False,
 ) -> Callable[[JobFunction], JobFunction]:
     def register(func: JobFunction) -> JobFunction:
         if name in KINDS:
             raise ValueError(f"job kind {name!r} registered twice")
-        KINDS[name] = JobKind(name=name, title=title, run=func, purposes=dict(purposes or {}))
+        KINDS[name] = JobKind(
+            name=name,
+            title=title,
+            run=func,
+            purposes=dict(purposes or {}),
+            runs_while_paused=runs_while_paused,
+        )
         return func
 
     return register

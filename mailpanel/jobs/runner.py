@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from mailpanel.accounts.models import User
+from mailpanel.jobs.actions import ProcessingPaused
 from mailpanel.jobs.context import JobCancelled, JobContext, JobFailed
 from mailpanel.jobs.models import Job, JobState, LogLevel
 from mailpanel.jobs.registry import KINDS
@@ -36,11 +38,20 @@ def run_job(job_id: str) -> None:
         _run_claimed(job)
 
 
+def _owner_paused(job: Job) -> bool:
+    return User.objects.filter(pk=job.owner_id, processing_paused_at__isnull=False).exists()
+
+
 def _run_claimed(job: Job) -> None:
     kind = KINDS.get(job.kind)
     ctx = JobContext(job)
     if kind is None:
         _finish(job, JobState.FAILED, f"This panel does not know the job kind {job.kind!r}.")
+        return
+    if not kind.runs_while_paused and _owner_paused(job):
+        # Queued before the owner paused processing: it does not run now.
+        _log_quietly(ctx, ProcessingPaused.message, LogLevel.WARNING)
+        _finish(job, JobState.CANCELLED, ProcessingPaused.message)
         return
     try:
         kind.run(ctx)

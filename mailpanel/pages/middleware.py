@@ -121,3 +121,19 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):  # type: ignore[misc]
             return await sync_to_async(self.serve)(static_file, request)
         response: Awaitable[Any] = self.get_response(request)
         return await response
+
+
+class ProcessingPausedMiddleware(_DualMode):
+    """A job refused because its owner paused processing: one clear page, from any view."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.shortcuts import render
+
+        from mailpanel.jobs.actions import ProcessingPaused
+
+        if not isinstance(exception, ProcessingPaused):
+            return None
+        return render(request, "pages/paused.html", {"message": str(exception)}, status=409)

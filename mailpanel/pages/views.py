@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
+from mailpanel.accounts.actions import update_profile
 from mailpanel.accounts.forms import ProfileForm
 from mailpanel.accounts.models import User
 from mailpanel.dns.models import DnsAccount
@@ -19,7 +20,6 @@ from mailpanel.servers.models import Server
 
 COMING_SOON = {
     "checks": ("Checks", "Deliverability checks with a score and the exact fix for each failure."),
-    "activity": ("Activity", "What you did and what the panel did for you, with retention."),
 }
 
 
@@ -73,9 +73,9 @@ def coming_soon(request: AuthedRequest, section: str) -> HttpResponse:
 
 @login_required
 def account_profile(request: AuthedRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
+    form = ProfileForm(request.POST or None, instance=User.objects.get(pk=request.user.pk))
     if request.method == "POST" and form.is_valid():
-        form.save()
+        update_profile(request.user, form.cleaned_data)
         messages.success(request, "Your profile was saved.")
         return redirect("account_profile")
     return render(request, "account/profile.html", {"form": form})

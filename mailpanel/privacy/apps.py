@@ -5,3 +5,7 @@ class PrivacyConfig(AppConfig):
     name = "mailpanel.privacy"
     label = "privacy"
     verbose_name = "Privacy"
+
+    def ready(self) -> None:
+        # Registers the export job kind and the huey tasks (deletion, nightly purge).
+        from mailpanel.privacy import exports, tasks  # noqa: F401

@@ -18,9 +18,16 @@ class CredentialInUse(Exception):
         self.usages = usages
 
 
-def create_credential(owner: User, kind: str, label: str, data: dict[str, str]) -> Credential:
-    """Validate, seal and store. Raises ValidationError and stores nothing on bad input."""
+def create_credential(
+    owner: User, kind: str, label: str, data: dict[str, str], *, generated: bool = False
+) -> Credential:
+    """Validate, seal and store. Raises ValidationError and stores nothing on bad input.
+
+    ``generated`` marks a key the panel made for the user: theirs to take in an export.
+    """
     payload, metadata = check_payload(KINDS[kind], data)
+    if generated:
+        metadata["generated"] = True
     with transaction.atomic():
         credential = Credential(owner=owner, kind=kind, label=label, metadata=metadata)
         credential.seal(payload)
@@ -32,7 +39,8 @@ def create_credential(owner: User, kind: str, label: str, data: dict[str, str]) 
 def generate_ssh_key(owner: User, label: str) -> Credential:
     key = asyncssh.generate_private_key("ssh-ed25519", comment=f"mailpanel:{label}")
     pem = key.export_private_key().decode()
-    return create_credential(owner, "ssh_key", label, {"private_key": pem, "passphrase": ""})
+    payload = {"private_key": pem, "passphrase": ""}
+    return create_credential(owner, "ssh_key", label, payload, generated=True)
 
 
 def rename_credential(credential: Credential, label: str) -> Credential:

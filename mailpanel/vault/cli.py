@@ -6,11 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from mailpanel.vault.datakeys import data_key_counts
 from mailpanel.vault.keyring import VaultError, get_keyring
-from mailpanel.vault.rotation import add_key, key_usage, reseal_all, retire_key
+from mailpanel.vault.rotation import add_key, key_usage, pending, reseal_all, retire_key
 
 
 def status() -> int:
+    """Per master key, the rows it protects: users' data keys, legacy secrets, 2FA secrets."""
     keyring = get_keyring()
     usage = key_usage()
     print(f"{'key':<12} {'secrets':>8}  state")
@@ -19,15 +21,17 @@ def status() -> int:
         print(f"{kid:<12} {usage.get(kid, 0):>8}  {state}")
     for kid in sorted(set(usage) - set(keyring.key_ids)):
         print(f"{kid:<12} {usage[kid]:>8}  MISSING: these secrets cannot be decrypted")
+    live, shredded = data_key_counts()
+    print(f"data keys: {live} live, {shredded} shredded")
     return 0
 
 
 def rotate(opts: argparse.Namespace) -> int:
     keyring = get_keyring()
-    pending = sum(n for kid, n in key_usage().items() if kid != keyring.active_id)
-    if pending:
+    left = pending()
+    if left:
         # An earlier rotation was interrupted: finish it before adding yet another key.
-        print(f"resuming: {pending} secret(s) are not yet under the active key {keyring.active_id}")
+        print(f"resuming: {left} secret(s) are not yet under the active key {keyring.active_id}")
     elif keyring.path is not None and not opts.no_new_key:
         print(f"added key {add_key()} to {keyring.path}")
     else:
@@ -37,7 +41,7 @@ def rotate(opts: argparse.Namespace) -> int:
         print(f"  re-encrypted {done}/{total}", flush=True)
 
     result = reseal_all(batch_size=opts.batch_size, progress=show)
-    print(f"done: {result.resealed} secret(s) now under {result.active_key}")
+    print(f"done: {result.resealed} row(s) rewritten, every secret now under {result.active_key}")
     return 0
 
 
@@ -51,7 +55,7 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="mailpanel vault")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("status", help="how many secrets each key protects")
-    rot = sub.add_parser("rotate", help="add a key and re-encrypt every secret with it")
+    rot = sub.add_parser("rotate", help="add a key and rewrap every data key with it")
     rot.add_argument("--batch-size", type=int, default=200)
     rot.add_argument(
         "--no-new-key",

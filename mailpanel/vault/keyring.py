@@ -1,9 +1,21 @@
-"""AES-256-GCM with versioned master keys.
+"""AES-256-GCM with versioned master keys, and the per-user data keys they wrap.
 
-Ciphertext text format: ``v1:<key id>:<base64url(nonce | ciphertext+tag)>``. The key id
-names the master key; associated data binds a ciphertext to its place (model, field,
-row, owner), so a ciphertext copied into another row or another user's row does not
-decrypt.
+Two ciphertext text formats, both ``<version>:<key name>:<base64url(nonce | ciphertext+tag)>``:
+
+``v1:<master key id>:...``
+    encrypted with a master key. Used for the wrapped data keys, for allauth's two-factor
+    secrets, and for sealed rows written before data keys existed (legacy).
+``v2:dk:...``
+    encrypted with the owner's data key (envelope encryption): a random 256-bit key per
+    user, stored wrapped by a master key on that user's ``vault.DataKey`` row. Destroying
+    that row's wrapped value crypto-shreds every ``v2`` secret of the user at once, and a
+    master-key rotation rewraps one small row per user instead of every secret.
+
+Associated data binds a ciphertext to its format version, its key name and its place
+(model, field, row, owner), so a ciphertext copied into another row or another user's
+row does not decrypt. A wrapped data key's place is ``vault.datakey|<user pk>``.
+
+Everything here takes plain values (no models), so migrations can use it too.
 """
 
 from __future__ import annotations
@@ -20,6 +32,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 FORMAT_VERSION = "v1"
+DATA_KEY_VERSION = "v2"
+# What protects a v2 ciphertext (its key-name field, and ``Sealed.secret_key_id``).
+DATA_KEY_MARK = "dk"
 NONCE_BYTES = 12
 KEY_BYTES = 32
 KEY_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -101,9 +116,7 @@ class Keyring:
 
     def encrypt(self, plaintext: bytes, aad: str) -> str:
         kid = self.active_id
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self._keys[kid].key).encrypt(nonce, plaintext, _aad(aad, kid))
-        return f"{FORMAT_VERSION}:{kid}:{_b64(nonce + sealed)}"
+        return f"{FORMAT_VERSION}:{kid}:{_seal(self._keys[kid].key, plaintext, _aad(aad, kid))}"
 
     def decrypt(self, token: str, aad: str) -> bytes:
         version, kid, body = _split(token)
@@ -112,13 +125,14 @@ class Keyring:
         key = self._keys.get(kid)
         if key is None:
             raise DecryptionError(f"vault key {kid} is not configured")
-        raw = _unb64(body)
-        try:
-            return AESGCM(key.key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(aad, kid))
-        except InvalidTag as exc:
-            raise DecryptionError(
-                "secret does not decrypt here: it was altered or belongs to another record"
-            ) from exc
+        return _open(key.key, body, _aad(aad, kid))
+
+    def wrap_data_key(self, data_key: bytes, owner_pk: object) -> str:
+        """``data_key`` encrypted with the active master key, bound to its user."""
+        return self.encrypt(data_key, data_key_place(owner_pk))
+
+    def unwrap_data_key(self, wrapped: str, owner_pk: object) -> bytes:
+        return self.decrypt(wrapped, data_key_place(owner_pk))
 
     def add(self, key: MasterKey) -> None:
         if key.id in self._keys:
@@ -147,6 +161,46 @@ def key_id_of(token: str) -> str:
     return _split(token)[1]
 
 
+def is_legacy(token: str) -> bool:
+    """True for a ``v1`` token: encrypted with a master key rather than a data key."""
+    return token.startswith(FORMAT_VERSION + ":")
+
+
+def data_key_place(owner_pk: object) -> str:
+    return f"vault.datakey|{owner_pk}"
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def encrypt_with_data_key(data_key: bytes, plaintext: bytes, place: str) -> str:
+    aad = _aad(place, DATA_KEY_MARK, DATA_KEY_VERSION)
+    return f"{DATA_KEY_VERSION}:{DATA_KEY_MARK}:{_seal(data_key, plaintext, aad)}"
+
+
+def decrypt_with_data_key(data_key: bytes, token: str, place: str) -> bytes:
+    version, mark, body = _split(token)
+    if (version, mark) != (DATA_KEY_VERSION, DATA_KEY_MARK):
+        raise DecryptionError(f"not a data-key ciphertext ({version}:{mark})")
+    return _open(data_key, body, _aad(place, DATA_KEY_MARK, DATA_KEY_VERSION))
+
+
+def _seal(key: bytes, plaintext: bytes, aad: bytes) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    return _b64(nonce + AESGCM(key).encrypt(nonce, plaintext, aad))
+
+
+def _open(key: bytes, body: str, aad: bytes) -> bytes:
+    try:
+        raw = _unb64(body)
+        return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionError(
+            "secret does not decrypt here: it was altered or belongs to another record"
+        ) from exc
+
+
 def _split(token: str) -> tuple[str, str, str]:
     parts = token.split(":", 2)
     if len(parts) != 3:
@@ -154,8 +208,8 @@ def _split(token: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def _aad(place: str, kid: str) -> bytes:
-    return f"mailpanel-vault|{FORMAT_VERSION}|{kid}|{place}".encode()
+def _aad(place: str, kid: str, version: str = FORMAT_VERSION) -> bytes:
+    return f"mailpanel-vault|{version}|{kid}|{place}".encode()
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -1,4 +1,7 @@
-"""Credentials: a label and public metadata in the clear, the secret sealed by the vault."""
+"""Credentials: a label and public metadata in the clear, the secret sealed by the vault.
+
+``DataKey``: each user's data key, wrapped by a master key (see ``vault.keyring``).
+"""
 
 from __future__ import annotations
 
@@ -46,3 +49,27 @@ class Credential(Sealed):
         if meta.get("hint"):
             return f"ends in …{meta['hint']}"
         return "stored encrypted"
+
+
+class DataKey(models.Model):
+    """One user's data key, wrapped by a master key; every sealed secret of theirs uses it.
+
+    Shredding empties ``wrapped`` and keeps the row, so no new key is ever made for that
+    user and their old ciphertexts stay unreadable. Logic lives in ``vault.datakeys``.
+    """
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_key"
+    )
+    wrapped = models.TextField(blank=True, editable=False)
+    # The master key that wraps it ("" once shredded): rotation and `vault status` count these.
+    wrapped_key_id = models.CharField(max_length=32, blank=True, editable=False, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    shredded_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"data key of user {self.owner_id}"
+
+    @property
+    def is_shredded(self) -> bool:
+        return self.shredded_at is not None

@@ -1,4 +1,10 @@
-"""Key rotation: re-encrypt every sealed secret with the active key, in resumable batches."""
+"""Key rotation: move everything a master key protects onto the active one, in resumable batches.
+
+With data keys a master key protects one small row per user (their wrapped data key), so
+a rotation rewraps those rows and writes no sealed secret at all. Sealed rows still in the
+legacy ``v1`` format (under a master key) are resealed onto their owner's data key, and
+allauth's two-factor secrets (under a master key) are re-encrypted.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Count, QuerySet
 
 from mailpanel.accounts.mfa_secrets import authenticator_key_usage, reseal_authenticators
-from mailpanel.vault.keyring import VaultError, get_keyring, new_master_key, reset_keyring
-from mailpanel.vault.sealed import sealed_models
+from mailpanel.vault.datakeys import data_key_usage, rewrap_batch
+from mailpanel.vault.keyring import (
+    DATA_KEY_MARK,
+    VaultError,
+    get_keyring,
+    new_master_key,
+    reset_keyring,
+)
+from mailpanel.vault.sealed import Sealed, sealed_models
 
 Progress = Callable[[int, int], None]
 
@@ -18,25 +32,35 @@ Progress = Callable[[int, int], None]
 @dataclass(frozen=True)
 class RotationResult:
     active_key: str
-    resealed: int
+    resealed: int  # rows written: data keys rewrapped, legacy secrets resealed, authenticators
     remaining: int
 
 
 def key_usage() -> Counter[str]:
-    """How many secrets each key id still protects, across every sealed model."""
-    counts: Counter[str] = Counter()
+    """How many rows each master key id still protects: data keys, legacy sealed rows and
+    allauth's two-factor secrets."""
+    counts = data_key_usage()
     for model in sealed_models():
-        for kid, n in _grouped(model):
+        for kid, n in _legacy_grouped(model):
             counts[kid] += n
-    # allauth's two-factor secrets are sealed too, outside any Sealed model.
     return counts + authenticator_key_usage()
 
 
-def _grouped(model: type) -> list[tuple[str, int]]:
-    from django.db.models import Count
-
-    rows = model._default_manager.values("secret_key_id").annotate(n=Count("pk"))  # type: ignore[attr-defined]
+def _legacy_grouped(model: type[Sealed]) -> list[tuple[str, int]]:
+    rows = _legacy(model).values("secret_key_id").annotate(n=Count("pk"))
     return [(row["secret_key_id"], row["n"]) for row in rows]
+
+
+def _legacy(model: type[Sealed]) -> QuerySet[Sealed]:
+    return model._default_manager.exclude(secret_key_id=DATA_KEY_MARK)
+
+
+def pending() -> int:
+    """Rows a rotation still has to write to finish: under an old master key, or legacy."""
+    active = get_keyring().active_id
+    usage = key_usage()
+    legacy_active = sum(_legacy(m).filter(secret_key_id=active).count() for m in sealed_models())
+    return sum(n for kid, n in usage.items() if kid != active) + legacy_active
 
 
 def add_key() -> str:
@@ -52,13 +76,16 @@ def add_key() -> str:
 def reseal_all(
     batch_size: int = 200, max_batches: int | None = None, progress: Progress | None = None
 ) -> RotationResult:
-    """Re-encrypt secrets not under the active key. Safe to interrupt and run again."""
+    """Rewrap data keys and reseal legacy secrets under the active key. Safe to interrupt
+    and run again; ``resealed`` counts the rows written."""
     active = get_keyring().active_id
-    total = sum(n for kid, n in key_usage().items() if kid != active)
+    total = pending()
     done = batches = 0
-    for model in sealed_models():
+    steps: list[Callable[[], int]] = [lambda: rewrap_batch(batch_size)]
+    steps += [_legacy_step(model, batch_size) for model in sealed_models()]
+    for step in steps:
         while max_batches is None or batches < max_batches:
-            moved = _reseal_batch(model, active, batch_size)
+            moved = step()
             if not moved:
                 break
             done += moved
@@ -70,15 +97,17 @@ def reseal_all(
         done += moved
         if moved and progress:
             progress(done, total)
-    return RotationResult(active_key=active, resealed=done, remaining=total - done)
+    return RotationResult(active_key=active, resealed=done, remaining=max(total - done, 0))
 
 
-def _reseal_batch(model: type, active: str, batch_size: int) -> int:
-    manager = model._default_manager  # type: ignore[attr-defined]
+def _legacy_step(model: type[Sealed], batch_size: int) -> Callable[[], int]:
+    return lambda: _reseal_batch(model, batch_size)
+
+
+def _reseal_batch(model: type[Sealed], batch_size: int) -> int:
+    """Move up to ``batch_size`` legacy rows onto their owners' data keys."""
     with transaction.atomic():
-        rows = list(
-            manager.select_for_update().exclude(secret_key_id=active).order_by("pk")[:batch_size]
-        )
+        rows = list(_legacy(model).select_for_update().order_by("pk")[:batch_size])
         for row in rows:
             row.reseal()
             row.save(update_fields=["secret", "secret_key_id"])

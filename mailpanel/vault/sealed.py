@@ -1,7 +1,9 @@
 """Models that hold a secret inherit ``Sealed``: one encrypted JSON payload per row.
 
-The payload is encrypted with the active vault key and bound to (model, field, row,
-owner). ``sealed_models()`` finds them all, so rotation and status reach every one.
+The payload is encrypted with the owner's data key (``v2:dk:...``, see ``vault.datakeys``)
+and bound to (model, field, row, owner); ``secret_key_id`` is then ``"dk"``. Rows sealed
+before data keys existed (``v1``, under a master key, whose id ``secret_key_id`` names)
+still open. ``sealed_models()`` finds them all, so rotation and status reach every one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any, ClassVar
 
 from django.db import models
 
-from mailpanel.vault.keyring import get_keyring, key_id_of
+from mailpanel.vault.keyring import DATA_KEY_MARK, is_legacy
 
 
 def sealed_models() -> list[type[Sealed]]:
@@ -39,20 +41,25 @@ class Sealed(models.Model):
         return f"{self._meta.label_lower}|secret|{self.pk}|{owner}"
 
     def seal(self, payload: dict[str, Any]) -> None:
+        from mailpanel.vault.datakeys import seal_secret  # it needs the models, which need us
+
         text = json.dumps(payload, separators=(",", ":"), sort_keys=True)
-        self.secret = get_keyring().encrypt(text.encode(), self._place())
-        self.secret_key_id = key_id_of(self.secret)
+        self.secret = seal_secret(text.encode(), self._place(), getattr(self, self.owner_field))
+        self.secret_key_id = DATA_KEY_MARK
 
     def unseal(self) -> dict[str, Any]:
         """The plaintext payload. Callers outside the vault use ``vault.access`` instead."""
-        data = json.loads(get_keyring().decrypt(self.secret, self._place()))
+        from mailpanel.vault.datakeys import open_secret
+
+        owner = getattr(self, self.owner_field)
+        data = json.loads(open_secret(self.secret, self._place(), owner))
         if not isinstance(data, dict):
             raise ValueError("sealed payload is not an object")
         return data
 
     def reseal(self) -> bool:
-        """Re-encrypt with the active key. True when it changed."""
-        if self.secret_key_id == get_keyring().active_id:
+        """Move a legacy ``v1`` secret onto the owner's data key. True when it changed."""
+        if not is_legacy(self.secret):
             return False
         self.seal(self.unseal())
         return True

@@ -32,7 +32,7 @@ def test_a_secret_round_trips_and_is_not_stored_in_the_clear(user: User) -> None
 
     stored = Credential.objects.values_list("secret", flat=True).get(pk=credential.pk)
     assert TOKEN not in stored
-    assert stored.startswith(f"v1:{credential.secret_key_id}:")
+    assert stored.startswith("v2:dk:") and credential.secret_key_id == "dk"
     assert Credential.objects.get(pk=credential.pk).unseal() == {"token": TOKEN}
 
 

@@ -1,0 +1,19 @@
+"""Huey glue for privacy work: deletion runs as a task, the retention purge every night."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from mailpanel.privacy.deletion import run_deletion
+from mailpanel.privacy.retention import purge
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def delete_account_task(user_id: int) -> None:
+    run_deletion(user_id)
+
+
+@db_periodic_task(crontab(minute="17", hour="3"))  # type: ignore[untyped-decorator]
+def retention_purge_task() -> None:
+    purge()
