@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/mailpanel
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: run test lint types test-sqlite test-postgres system-deps lab-up lab-down bench-fleet bench-dns bench-onboard bench-assistant bench-privacy clean
+.PHONY: run test lint types test-sqlite test-postgres system-deps lab-up lab-down bench-fleet bench-dns bench-onboard bench-assistant bench-privacy bench-notices clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ bench-assistant: $(STAMP)
 # No lab and no root: SQLite in a fresh data folder, nothing sent over the network.
 bench-privacy: $(STAMP)
 	$(BIN)/python -m bench.privacy
+
+# No lab and no root: SQLite, the lab SMTP receiver and DNS server as processes on 127.0.0.1.
+bench-notices: $(STAMP)
+	$(BIN)/python -m bench.notices
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

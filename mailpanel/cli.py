@@ -1,8 +1,9 @@
 """The ``mailpanel`` command.
 
-serve   web + worker in one process tree (the embedded mode)
+serve   web + worker + inbound in one process tree (the embedded mode)
 web     the ASGI web server alone (scale-out: run N of these)
 worker  the job worker alone (scale-out: run M of these)
+inbound the SMTP receiver for the panel's own addresses (privacy@, support@)
 manage  any Django management command (migrate, createsuperuser, ...)
 vault   vault keys: status, rotate, retire
 lab     the test lab (``mailpanel lab up --hosts 3``)
@@ -91,22 +92,69 @@ def _prepare() -> None:
         _manage("collectstatic", "--no-input", "-v", "0")
 
 
+def cmd_inbound(opts: argparse.Namespace) -> int:
+    _setup_django("inbound")
+    from mailpanel.inbound.receiver import ListenError, serve
+
+    try:
+        serve(opts.host, opts.port)
+    except ListenError as exc:
+        print(f"mailpanel inbound: {exc}. {INBOUND_PORT_HINT}", file=sys.stderr)
+        return 1
+    return 0
+
+
+INBOUND_PORT_HINT = (
+    "Stop what holds the port, or choose another with --port or MAILPANEL_INBOUND_PORT."
+)
+
+
+def _inbound_problem() -> str:
+    """Why the embedded mode cannot receive mail, checked before the children start."""
+    from django.conf import settings
+
+    from mailpanel.inbound.receiver import port_problem
+
+    return port_problem(settings.INBOUND_HOST, settings.INBOUND_PORT)
+
+
 def cmd_serve(opts: argparse.Namespace) -> int:
     _prepare()
+    from django.conf import settings
+
     exe = [sys.executable, "-m", "mailpanel.cli"]
+    inbound_problem = _inbound_problem()
+    if inbound_problem:
+        print(f"mailpanel serve: the inbound mail receiver {inbound_problem}.", file=sys.stderr)
+        print(f"  {INBOUND_PORT_HINT}", file=sys.stderr)
+        if settings.PRODUCTION:
+            return 1
+        # Embedded: the panel is still useful (a second checkout, a test's own panel).
+        print("  Running without it: mail to the panel's addresses is not received.\n")
     children = [
         subprocess.Popen([*exe, "worker"]),
         subprocess.Popen([*exe, "web", "--host", opts.host, "--port", str(opts.port)]),
     ]
-    print(_banner(opts.host, opts.port), flush=True)
+    if not inbound_problem:
+        children.append(subprocess.Popen([*exe, "inbound"]))
+    print(_banner(opts.host, opts.port, receiving=not inbound_problem), flush=True)
     return _supervise(children)
 
 
-def _banner(host: str, port: int) -> str:
+def _banner(host: str, port: int, receiving: bool = False) -> str:
+    from django.conf import settings
+
+    inbound = (
+        f"  Mail to {settings.PRIVACY_EMAIL} and {settings.SUPPORT_EMAIL} is received by SMTP\n"
+        f"  on {settings.INBOUND_HOST}:{settings.INBOUND_PORT}.\n"
+        if receiving
+        else ""
+    )
     return (
         f"\nMailPanel Pro is running at http://{host}:{port}/\n"
         "  Sign up in the browser; in the embedded mode the verification email is a file\n"
         "  in var/outbox/ (open it and follow the link).\n"
+        f"{inbound}"
         "  First staff account: .venv/bin/mailpanel manage createsuperuser\n"
         "  Stop with Ctrl-C.\n"
     )
@@ -185,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     sub.choices["web"].add_argument("--workers", type=int, default=1)
     sub.add_parser("worker").set_defaults(func=cmd_worker)
+    inbound = sub.add_parser("inbound", help="the SMTP receiver for privacy@ and support@")
+    inbound.add_argument("--host", default=None, help="default: MAILPANEL_INBOUND_HOST")
+    inbound.add_argument("--port", type=int, default=None, help="default: MAILPANEL_INBOUND_PORT")
+    inbound.set_defaults(func=cmd_inbound)
     for name, func in (("manage", cmd_manage), ("lab", cmd_lab), ("vault", cmd_vault)):
         p = sub.add_parser(name, add_help=False)
         p.add_argument("args", nargs=argparse.REMAINDER)

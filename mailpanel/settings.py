@@ -83,10 +83,12 @@ INSTALLED_APPS = [
     "mailpanel.jobs",
     "mailpanel.vault",
     "mailpanel.activity",
+    "mailpanel.inbound",
     "mailpanel.assistant",
     "mailpanel.servers",
     "mailpanel.domains",
     "mailpanel.dns",
+    "mailpanel.support",
     "mailpanel.pages",
     "mailpanel.pages.apps.PanelAdminConfig",
     "django.contrib.auth",
@@ -137,6 +139,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "mailpanel.pages.context.navigation",
                 "mailpanel.pages.context.mail_outbox",
+                "mailpanel.privacy.context.policy_banner",
             ],
         },
     },
@@ -276,6 +279,17 @@ else:
     EMAIL_BACKEND = "mailpanel.mailfiles.PrivateFileBackend"
     EMAIL_FILE_PATH = str(DATA_DIR / "outbox")
 
+# The panel's own addresses: mail to them comes in through `mailpanel inbound`.
+MAIL_DOMAIN = env_str("MAILPANEL_MAIL_DOMAIN", "mailpanel.localhost")
+PRIVACY_EMAIL = env_str("MAILPANEL_PRIVACY_EMAIL", f"privacy@{MAIL_DOMAIN}")
+SUPPORT_EMAIL = env_str("MAILPANEL_SUPPORT_EMAIL", f"support@{MAIL_DOMAIN}")
+INBOUND_HOST = env_str("MAILPANEL_INBOUND_HOST", "127.0.0.1")
+INBOUND_PORT = env_int("MAILPANEL_INBOUND_PORT", 2525)
+INBOUND_MAX_BYTES = env_int("MAILPANEL_INBOUND_MAX_BYTES", 10 * 1024 * 1024)
+INBOUND_ATTACHMENT_MAX_BYTES = env_int("MAILPANEL_INBOUND_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
+# Staff who receive data-request reminders and minor reports (comma separated addresses).
+STAFF_NOTICES_TO = env_list("MAILPANEL_STAFF_NOTICES_TO")
+
 # --- cookies and security headers ------------------------------------------
 SESSION_COOKIE_NAME = "__Host-sessionid" if HTTPS else "sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken" if HTTPS else "csrftoken"
@@ -289,6 +303,7 @@ SESSION_COOKIE_AGE = 14 * 24 * 3600
 # Messages live in the session, so the panel sets no cookie beyond the two above.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_TRUSTED_ORIGINS = env_list("MAILPANEL_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "mailpanel.pages.views.csrf_failure"  # says when cookies are blocked
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -400,6 +415,11 @@ RETENTION_DEFAULT_DAYS = {
     "exports": 7,
     "application_logs": 30,
     "deleted_accounts": 0,
+    # Proof of how the panel kept its promises, counted from when the matter closed.
+    "data_requests": 3 * 365,
+    "notices": 3 * 365,
+    "minor_reports": 3 * 365,
+    "support": 2 * 365,
 }
 RETENTION_DAYS = {
     _name: env_int(f"MAILPANEL_RETENTION_{_name.upper()}", _days)

@@ -10,7 +10,8 @@ urlpatterns = [
     path("favicon.ico", pages.favicon, name="favicon"),
     path("overview/", pages.dashboard, name="dashboard"),
     path("cookies/", pages.cookies, name="cookies"),
-    path("privacy/", pages.privacy_policy, name="privacy_policy"),
+    path("privacy/report-a-minor/", include("mailpanel.privacy.public_urls")),
+    path("privacy/", include("mailpanel.privacy.policy_urls")),
     path("account/profile/", pages.account_profile, name="account_profile"),
     path("account/data/", include("mailpanel.privacy.urls")),
     path("account/", include("allauth.urls")),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("domains/", include("mailpanel.domains.urls")),
     path("dns/", include("mailpanel.dns.urls")),
     path("activity/", include("mailpanel.activity.urls")),
+    path("support/", include("mailpanel.support.urls")),
     path("staff/needs-2fa/", pages.staff_needs_mfa, name="staff_needs_mfa"),
     path("staff/", admin.site.urls),
 ]

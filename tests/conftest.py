@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -43,6 +45,15 @@ def other_client(other_user: User) -> Client:
     client = Client()
     client.force_login(other_user)
     return client
+
+
+@pytest.fixture
+def mx(tmp_path: Path, settings: Any) -> Iterator[Path]:
+    """The lab's SMTP receiver on loopback, receiving what the panel sends (its log's path)."""
+    from tests.helpers import lab_mail_receiver
+
+    with lab_mail_receiver(tmp_path, settings) as db:
+        yield db
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -58,3 +60,26 @@ def drain(queue: Huey) -> int:
         queue.execute(task)
         done += 1
     return done
+
+
+@contextmanager
+def lab_mail_receiver(tmp_path: Path, settings: Any, **options: Any) -> Iterator[Path]:
+    """The lab's SMTP receiver on loopback, the panel sending to it over SMTP; the path of
+    its message log (lab.smtp_store). Its verdicts ask an empty lab DNS server, which
+    answers at once (the discard port would cost two 3-second time-outs a message)."""
+    from lab.dnsserver import DnsServer
+    from lab.smtpreceiver import SmtpReceiver
+    from lab.zonestore import ZoneStore
+
+    host = "127.0.0.1"
+    db = tmp_path / "mail.sqlite3"
+    with (
+        ZoneStore(tmp_path / "zones.sqlite3") as zones,
+        DnsServer(zones.path, host, 0) as dns,
+        SmtpReceiver(db, host, 0, dns=(host, dns.port), **options) as smtp,
+    ):
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = host, smtp.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        yield db

@@ -53,6 +53,7 @@ class PanelSignupForm(NameFields, SignupForm):  # type: ignore[misc]
         "password2",
         "is_adult",
         "accept_policy",
+        "accept_transfers",
     ]
 
     full_name = forms.CharField(label="Full name", max_length=150, strip=True)
@@ -67,6 +68,17 @@ class PanelSignupForm(NameFields, SignupForm):  # type: ignore[misc]
         required=True,
         help_text=lazy(policy_link, str)(),
         error_messages={"required": "Please read and accept the privacy policy to sign up."},
+    )
+
+    accept_transfers = forms.BooleanField(
+        label="I agree that what an action needs goes to the services I choose, some outside "
+        "my country: NVIDIA in the USA for the assistant, my DNS providers and my servers "
+        "wherever they are",
+        required=True,
+        error_messages={
+            "required": "The panel cannot work without sending your records to your DNS "
+            "provider and your commands to your servers: please agree to sign up."
+        },
     )
 
     def clean_accept_policy(self) -> bool:
@@ -86,7 +98,7 @@ class PanelSignupForm(NameFields, SignupForm):  # type: ignore[misc]
         user.company = self.cleaned_data.get("company", "")
         user.adult_confirmed_at = timezone.now()
         user.save(update_fields=["full_name", "company", "adult_confirmed_at"])
-        record_policy_acceptance(user, request)
+        record_policy_acceptance(user, request, transfers=True)
 
 
 class ProfileForm(NameFields, forms.ModelForm[User]):

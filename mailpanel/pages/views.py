@@ -15,7 +15,6 @@ from mailpanel.dns.models import DnsAccount
 from mailpanel.domains.models import SendingDomain
 from mailpanel.http import AuthedRequest
 from mailpanel.jobs.models import Job
-from mailpanel.privacy.models import PolicyVersion
 from mailpanel.servers.models import Server
 
 COMING_SOON = {
@@ -95,10 +94,18 @@ def cookies(request: HttpRequest) -> HttpResponse:
     )
 
 
-def privacy_policy(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/privacy.html", {"policy": PolicyVersion.current()})
-
-
 @login_required
 def staff_needs_mfa(request: AuthedRequest) -> HttpResponse:
     return render(request, "pages/staff_needs_mfa.html", status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form refused for want of its CSRF cookie: almost always cookies blocked. Say so."""
+    from django.conf import settings
+
+    context = {
+        "no_cookie": not request.COOKIES.get(settings.CSRF_COOKIE_NAME),
+        "session_cookie": settings.SESSION_COOKIE_NAME,
+        "csrf_cookie": settings.CSRF_COOKIE_NAME,
+    }
+    return render(request, "pages/cookies_needed.html", context, status=403)

@@ -9,11 +9,17 @@ from mailpanel.activity.actions import record_event
 from mailpanel.privacy.models import PolicyAcceptance, PolicyVersion
 
 
-def record_policy_acceptance(user: User, request: HttpRequest | None = None) -> PolicyAcceptance:
+def record_policy_acceptance(
+    user: User, request: HttpRequest | None = None, *, transfers: bool = False
+) -> PolicyAcceptance:
+    """The user accepted the policy in force (and, at signup, international transfers)."""
     policy = PolicyVersion.current()
     if policy is None:
         raise ValueError("No privacy policy is published")
     acceptance, _ = PolicyAcceptance.objects.get_or_create(user=user, policy=policy)
+    if transfers and acceptance.transfers_consented_at is None:
+        acceptance.transfers_consented_at = timezone.now()
+        acceptance.save(update_fields=["transfers_consented_at"])
     return acceptance
 
 

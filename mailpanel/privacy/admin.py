@@ -15,7 +15,9 @@ from django.http import HttpRequest
 from mailpanel.accounts.admin import UserAdmin
 from mailpanel.accounts.models import User
 from mailpanel.privacy.deletion import delete_now
+from mailpanel.privacy.minor_admin import MinorReportAdmin  # noqa: F401  (registers it)
 from mailpanel.privacy.registry import counts_of
+from mailpanel.privacy.request_admin import DataRequestAdmin  # noqa: F401  (registers it)
 
 admin.site.unregister(User)
 

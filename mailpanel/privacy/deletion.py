@@ -21,11 +21,12 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from mailpanel.accounts.models import User
+from mailpanel.mail import send_templated
 from mailpanel.privacy.registry import Holding, fk_targets, holdings
 from mailpanel.privacy.retention import Budget, delete_in_batches
 
@@ -92,7 +93,7 @@ def deletion_order() -> list[Holding]:
     """Holdings ordered so a row is removed before any row it points at (PROTECT keys)."""
     by_model: dict[str, list[Holding]] = {}
     for holding in holdings():
-        if holding.model != USER_MODEL:
+        if holding.model != USER_MODEL and not holding.kept_after_deletion:
             by_model.setdefault(holding.model, []).append(holding)
     graph: dict[str, set[str]] = {}
     for label in by_model:
@@ -111,6 +112,8 @@ def remove_rows(user: User, budget: Budget, batch_size: int) -> int:
     from mailpanel.privacy.exports import delete_files_of
 
     delete_files_of(user)  # export files are the user's data too
+    # The mail they sent support: before the messages that lead to it are gone.
+    delete_inbound_mail(_inbound_of(user), budget, batch_size)
     removed = 0
     for holding in deletion_order():
         removed += delete_in_batches(holding.rows_of(user), budget, batch_size)
@@ -123,22 +126,34 @@ def remove_rows(user: User, budget: Budget, batch_size: int) -> int:
     return removed + 1
 
 
+def _inbound_of(user: User) -> QuerySet[Model]:
+    from mailpanel.inbound.models import InboundMessage
+
+    qs: QuerySet[Model] = InboundMessage.objects.filter(
+        support_messages__thread__owner=user
+    ).distinct()
+    return qs
+
+
+def delete_inbound_mail(qs: QuerySet[Model], budget: Budget, batch_size: int) -> int:
+    """Received mail with its raw file and attachments, in batches."""
+    from mailpanel.inbound.models import InboundMessage
+    from mailpanel.inbound.store import delete_stored_files
+
+    removed = 0
+    while budget.take():
+        batch = list(InboundMessage.objects.filter(pk__in=qs.values("pk"))[:batch_size])
+        if not batch:
+            break
+        delete_stored_files(batch)
+        InboundMessage.objects.filter(pk__in=[m.pk for m in batch]).delete()
+        removed += len(batch)
+    return removed
+
+
 def _send_confirmation(address: str) -> None:
-    body = (
-        "Your MailPanel Pro account has been deleted.\n\n"
-        "Your credentials, DKIM keys and every other secret were destroyed the moment you\n"
-        "asked, and every record the panel held about you has now been removed.\n\n"
-        "Not touched, as the deletion page said: your servers keep running as provisioned,\n"
-        "and the DNS records the panel published stay in your zones until you remove them.\n\n"
-        "This address is free again: you may sign up with it whenever you like.\n"
-    )
     try:
-        send_mail(
-            "Your account has been deleted",
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            [address],
-        )
+        send_templated([address], "Your account has been deleted", "mail/account_deleted", {})
     except OSError:
         # The rows go whatever the mail does: keeping data to retry a notice would be wrong.
         log.warning("deletion confirmation not sent", reason="mail server unreachable")

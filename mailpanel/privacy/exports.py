@@ -26,7 +26,6 @@ from typing import IO, Any
 
 import pyzipper
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Model
 from django.urls import reverse
@@ -39,6 +38,7 @@ from mailpanel.jobs.actions import start_job
 from mailpanel.jobs.context import JobContext
 from mailpanel.jobs.models import JobLogLine
 from mailpanel.jobs.registry import job_kind
+from mailpanel.mail import send_templated
 from mailpanel.privacy.models import DataExport, ExportState
 from mailpanel.privacy.registry import Category, Holding, categories
 from mailpanel.privacy.retention import Budget, cutoff
@@ -120,13 +120,8 @@ def build_export_job(ctx: JobContext) -> None:
 def _mail_ready(user: User, export: DataExport) -> None:
     link = settings.PUBLIC_URL.rstrip("/") + reverse("privacy_export", args=[export.pk])
     days = settings.RETENTION_DAYS["exports"]
-    send_mail(
-        "Your data export is ready",
-        f"The export of your MailPanel Pro data you asked for is ready:\n\n{link}\n\n"
-        f"The link works for you alone, signed in, for {days} days; then the file is deleted.\n",
-        settings.DEFAULT_FROM_EMAIL,
-        [user.email],
-    )
+    context = {"link": link, "days": days}
+    send_templated([user.email], "Your data export is ready", "mail/export_ready", context)
 
 
 def write_export(user: User, path: Path, ctx: JobContext | None = None) -> None:

@@ -39,6 +39,10 @@ PERIODS: tuple[Period, ...] = (
     Period("exports", "Export files", "file deleted; the link answers 410"),
     Period("application_logs", "Application log files", "file deleted"),
     Period("deleted_accounts", "What is left of a deleted account", "deleted"),
+    Period("data_requests", "Data requests, from when they were closed", "deleted"),
+    Period("notices", "Breach notices sent, from when they went out", "deleted"),
+    Period("minor_reports", "Reports of a minor's account, from receipt", "deleted"),
+    Period("support", "Support conversations, from their last message", "deleted"),
 )
 
 
@@ -133,6 +137,49 @@ def purge_deleted_accounts(now: datetime, budget: Budget, size: int) -> int:
     return finish_deletions(cutoff("deleted_accounts", now), budget, size)
 
 
+def purge_data_requests(now: datetime, budget: Budget, size: int) -> int:
+    from mailpanel.privacy.models import DataRequest
+
+    old = DataRequest.objects.filter(closed_at__lt=cutoff("data_requests", now))
+    return delete_in_batches(old, budget, size)
+
+
+def purge_notices(now: datetime, budget: Budget, size: int) -> int:
+    from mailpanel.privacy.models import BreachNotice
+
+    old = BreachNotice.objects.filter(sent_at__lt=cutoff("notices", now))
+    return delete_in_batches(old, budget, size)
+
+
+def purge_minor_reports(now: datetime, budget: Budget, size: int) -> int:
+    from mailpanel.privacy.models import MinorReport
+
+    old = MinorReport.objects.filter(received_at__lt=cutoff("minor_reports", now))
+    return delete_in_batches(old, budget, size)
+
+
+def purge_support(now: datetime, budget: Budget, size: int) -> int:
+    """Conversations quiet for the period go, owned or not, with the mail they hold."""
+    from mailpanel.privacy.deletion import delete_inbound_mail
+    from mailpanel.support.models import Thread
+
+    old = Thread.objects.filter(updated_at__lt=cutoff("support", now))
+    delete_inbound_mail(old_inbound(now), budget, size)
+    return delete_in_batches(old, budget, size)
+
+
+def old_inbound(now: datetime) -> QuerySet[Model]:
+    """Received mail older than the support period that no kept data request points at."""
+    from mailpanel.inbound.models import InboundMessage
+    from mailpanel.privacy.models import DataRequest
+
+    kept = DataRequest.objects.filter(inbound__isnull=False).values("inbound_id")
+    qs: QuerySet[Model] = InboundMessage.objects.filter(
+        received_at__lt=cutoff("support", now)
+    ).exclude(pk__in=kept)
+    return qs
+
+
 PURGES: dict[str, Purge] = {
     "job_log_lines": purge_job_log_lines,
     "jobs": purge_jobs,
@@ -142,6 +189,10 @@ PURGES: dict[str, Purge] = {
     "exports": purge_exports,
     "application_logs": purge_application_logs,
     "deleted_accounts": purge_deleted_accounts,
+    "data_requests": purge_data_requests,
+    "notices": purge_notices,
+    "minor_reports": purge_minor_reports,
+    "support": purge_support,
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailpanel.privacy import views
+from mailpanel.privacy import request_views, views
 
 urlpatterns = [
     path("", views.your_data, name="privacy_your_data"),
@@ -16,4 +16,11 @@ urlpatterns = [
     path("resume/", views.resume, name="privacy_resume"),
     path("delete/", views.delete_account, name="privacy_delete"),
     path("deleted/", views.deleted, name="privacy_deleted"),
+    path("requests/new/", request_views.request_new, name="privacy_request_new"),
+    path("requests/<uuid:request_id>/", request_views.request_detail, name="privacy_request"),
+    path(
+        "requests/confirm/<str:token>/",
+        request_views.request_confirm,
+        name="privacy_request_confirm",
+    ),
 ]

@@ -26,6 +26,7 @@ def test_email_verification_link_confirms_and_signs_in(client: Client) -> None:
             "password2": "a long and unusual passphrase 7",
             "is_adult": "on",
             "accept_policy": "on",
+            "accept_transfers": "on",
         },
     )
     body = mail.outbox[0].body

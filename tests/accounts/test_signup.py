@@ -22,6 +22,7 @@ GOOD = {
     "password2": "a long and unusual passphrase 7",
     "is_adult": "on",
     "accept_policy": "on",
+    "accept_transfers": "on",
 }
 
 
@@ -42,6 +43,7 @@ def test_a_complete_signup_creates_the_user_with_age_and_policy_recorded(client:
     acceptance = PolicyAcceptance.objects.get(user=user)
     assert acceptance.policy == PolicyVersion.current()
     assert acceptance.accepted_at is not None
+    assert acceptance.transfers_consented_at is not None  # recorded with the acceptance
     assert user.password.startswith("argon2$argon2id$")
     assert len(mail.outbox) == 1
     assert "confirm" in mail.outbox[0].body.lower()
@@ -52,6 +54,7 @@ def test_a_complete_signup_creates_the_user_with_age_and_policy_recorded(client:
     [
         ({"is_adult": None}, "is_adult", "You must be 18 or older"),
         ({"accept_policy": None}, "accept_policy", "accept the privacy policy"),
+        ({"accept_transfers": None}, "accept_transfers", "please agree to sign up"),
         ({"email": "not-an-email"}, "email", "valid email"),
         ({"email": "ada@@example..test"}, "email", "valid email"),
         ({"password1": "Sh0rt!", "password2": "Sh0rt!"}, "password1", "too short"),

@@ -81,6 +81,7 @@ def running_panel(data_dir: Path, extra_env: dict[str, str] | None = None) -> It
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILPANEL_", "DJANGO_"))}
     env.update(SAFE_ENV)
     env.update(MAILPANEL_DATA_DIR=str(data_dir), MAILPANEL_JOB_HEARTBEAT_SECONDS="1")
+    env["MAILPANEL_INBOUND_PORT"] = str(free_port())  # two panels never share 2525
     env.update(extra_env or {})
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
@@ -157,6 +158,7 @@ def sign_up_and_verify(page: Any, panel: Panel, email: str, password: str) -> No
     page.get_by_label("Password (again)").fill(password)
     page.get_by_label("I am 18 or older").check()
     page.get_by_label("I have read and accept the privacy policy").check()
+    page.get_by_label("I agree that what an action needs goes").check()
     page.get_by_role("button", name="Sign Up").click()
     page.wait_for_url("**/account/confirm-email/")
     link = re.search(r"http://\S+/account/confirm-email/\S+/", newest_mail(panel.outbox))

@@ -148,6 +148,7 @@ def test_signup_mail_and_pages_speak_as_the_panel(client: Client, db: None) -> N
             "full_name": "Ada Lovelace", "email": "ada@example.test",
             "password1": "a long and unusual passphrase 7",
             "password2": "a long and unusual passphrase 7", "is_adult": "on", "accept_policy": "on",
+            "accept_transfers": "on",
         },
         follow=True,
     )  # fmt: skip

@@ -8,6 +8,7 @@ secret leaves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from allauth.account.models import EmailAddress, EmailConfirmation
 from allauth.mfa.models import Authenticator
@@ -24,9 +25,21 @@ from mailpanel.activity.actions import record_event
 from mailpanel.assistant.models import AssistantProfile, AssistantUsage, Draft
 from mailpanel.dns.models import DnsAccount, DnsPlan, DomainZone
 from mailpanel.domains.models import DkimKey, SendingDomain, SmtpUser
+from mailpanel.inbound.models import InboundMessage
 from mailpanel.jobs.models import Job, JobLogLine
-from mailpanel.privacy.models import DataExport, PolicyAcceptance, PolicyVersion
+from mailpanel.privacy.models import (
+    BreachNotice,
+    DataExport,
+    DataRequest,
+    Incident,
+    MinorReport,
+    PolicyAcceptance,
+    PolicyNotice,
+    PolicyVersion,
+    RequestEvent,
+)
 from mailpanel.servers.models import FleetRun, FleetRunItem, Server
+from mailpanel.support.models import SupportMessage, Thread
 from mailpanel.vault.models import Credential
 
 DKIM_PEM = "-----BEGIN PRIVATE KEY-----\n{secret}\n-----END PRIVATE KEY-----\n"
@@ -91,6 +104,9 @@ def _accounts(user: User, tag: str, secret: str) -> None:
         version="test", published_at=timezone.now(), text="policy"
     )
     PolicyAcceptance.objects.get_or_create(user=user, policy=policy)
+    PolicyNotice.objects.create(user=user, policy=policy, state="sent")
+    _requests(user, tag)
+    _support(user, tag)
     group, _ = Group.objects.get_or_create(name=f"group-{tag}")
     user.groups.add(group)
     user.user_permissions.add(Permission.objects.get(codename="view_user"))
@@ -100,6 +116,47 @@ def _accounts(user: User, tag: str, secret: str) -> None:
         object_id=str(user.pk),
         object_repr=f"staff note {tag}",
         action_flag=ADDITION,
+    )
+
+
+def _requests(user: User, tag: str) -> None:
+    now = timezone.now()
+    request = DataRequest.objects.create(
+        reference=f"DR-{tag[:6].upper()}",
+        user=user,
+        email=user.email,
+        kind="access",
+        details=f"what do you hold {tag}",
+        state="open",
+        due_at=now + timedelta(days=30),
+    )
+    RequestEvent.objects.create(request=request, action="filed", note=f"filed by {tag}")
+    MinorReport.objects.create(reported_email=user.email, user=user, details=f"report {tag}")
+    incident = Incident.objects.create(
+        title=f"incident {tag}",
+        aware_at=now,
+        what_happened="x",
+        notice_subject="s",
+        notice_text="t",
+    )
+    BreachNotice.objects.create(incident=incident, user=user, email=user.email, state="sent")
+
+
+def _support(user: User, tag: str) -> None:
+    mail = InboundMessage.objects.create(
+        message_id=f"<support-{tag}@example.test>",
+        rcpt_to=["support@mailpanel.localhost"],
+        from_address=user.email,
+        subject=f"help {tag}",
+        text_body=f"question of {tag}",
+    )
+    thread = Thread.objects.create(owner=user, email=user.email, subject=f"help {tag}")
+    SupportMessage.objects.create(
+        thread=thread,
+        direction="in",
+        from_address=user.email,
+        body=f"question of {tag}",
+        inbound=mail,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from django.utils import timezone
 from huey.api import Huey
 
 from lab.smtp_store import header
-from lab.smtpreceiver import SmtpReceiver, wait_for_message
+from lab.smtpreceiver import wait_for_message
 from mailpanel.accounts.models import User
 from mailpanel.domains.models import DkimKey
 from mailpanel.privacy.deletion import remove_rows, request_deletion
@@ -42,18 +41,6 @@ def mine(user: User) -> Estate:
 @pytest.fixture
 def theirs(other_user: User) -> Estate:
     return build_estate(other_user, "oscar", "OTHERSECRET2")
-
-
-@pytest.fixture
-def mx(tmp_path: Path, settings: Any) -> Iterator[Path]:
-    """The lab's SMTP receiver on loopback, and the panel sending to it over SMTP."""
-    db = tmp_path / "mail.sqlite3"
-    with SmtpReceiver(db, HOST, 0, dns=(HOST, 9)) as receiver:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = HOST, receiver.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-        yield db
 
 
 def rows_left(user_id: int) -> dict[str, int]:
@@ -116,6 +103,7 @@ def test_deleting_an_account_removes_every_row_and_shreds_every_secret(
             "password2": "a long and unusual passphrase 7",
             "is_adult": "on",
             "accept_policy": "on",
+            "accept_transfers": "on",
         },
     )
     assert again.status_code == 302
