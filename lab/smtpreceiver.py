@@ -4,6 +4,13 @@ Verdicts are computed when the message arrives, asking only the lab DNS server, 
 sees what a real receiver would have concluded from the DNS records the panel published.
 STARTTLS is offered (self-signed certificate made at start) but not required.
 
+Failures as real receivers have them, per recipient address: ``refuse`` gets a 550 5.1.1 at
+RCPT TO (the sender sees it while sending), ``defer`` a 450 4.2.1 (try later); ``bounce`` is
+accepted, recorded and then sent back as a delivery status notification (a mailbox that
+turned out not to exist), ``delay`` likewise with a "still retrying" notification; both go
+from ``<>`` to the envelope sender through ``relay`` (the sender's MX, which in the lab is
+given, not looked up).
+
 Command line (the lab runs it in its own network namespace)::
 
     python -m lab.smtpreceiver --db var/lab/mail.sqlite3 --listen 10.200.0.3 --port 25 \\
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import smtplib
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +38,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from lab.dnsserver_loop import LoopThread, serve_until_signalled
 from lab.mailauth import LabDns, verdicts
+from lab.smtp_bounce import build_dsn, send_dsn
 from lab.smtp_store import init_db, store_message
 from lab.smtp_store import messages as messages
 from lab.smtp_store import wait_for_message as wait_for_message
@@ -54,6 +63,10 @@ class RecordingHandler:
     ) -> str:
         if not self.receiver.accepts(address):
             return "550 5.1.1 Recipient domain not handled here"
+        if address.lower() in self.receiver.refuse:
+            return "550 5.1.1 <" + address + ">: Recipient address rejected: User unknown"
+        if address.lower() in self.receiver.defer:
+            return "450 4.2.1 <" + address + ">: Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -68,8 +81,9 @@ class RecordingHandler:
             "rcpt_to": list(envelope.rcpt_tos),
             "tls": session.ssl is not None,
         }
-        # pyspf, dkimpy and sqlite3 block: keep them off the event loop.
+        # pyspf, dkimpy, sqlite3 and the DSNs block: keep them off the event loop.
         await asyncio.to_thread(self.receiver.record, meta, raw)
+        await asyncio.to_thread(self.receiver.report_failures, meta, raw)
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -85,12 +99,25 @@ class SmtpReceiver:
         *,
         domains: Iterable[str] | None = None,
         hostname: str = "mx.lab",
+        refuse: Iterable[str] = (),
+        defer: Iterable[str] = (),
+        bounce: Iterable[str] = (),
+        delay: Iterable[str] = (),
+        relay: tuple[str, int] | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.host, self.port = host, port
         self.dns = LabDns(dns[0], dns[1])
         self.domains = {d.lower().rstrip(".") for d in domains} if domains else None
         self.hostname = hostname
+        self.refuse = {a.lower() for a in refuse}
+        self.defer = {a.lower() for a in defer}
+        self.bounce = {a.lower() for a in bounce}
+        self.delay = {a.lower() for a in delay}
+        if (self.bounce or self.delay) and relay is None:
+            raise ValueError("bounce and delay need the relay their notifications go to")
+        self.relay = relay
+        self.dsns_sent = 0
         self.certificate_pem = ""  # the self-signed STARTTLS certificate, set at start
         self._server: asyncio.Server | None = None
         self._loop_thread: LoopThread | None = None
@@ -111,6 +138,30 @@ class SmtpReceiver:
             found.authentication_results(self.hostname),
         )
         return message_id
+
+    def report_failures(self, meta: dict[str, Any], raw: bytes) -> None:
+        """Mail a DSN for each recipient of ``bounce`` or ``delay`` (none to ``<>``)."""
+        if not meta["mail_from"] or self.relay is None:
+            return
+        for rcpt in meta["rcpt_to"]:
+            address = rcpt.lower()
+            if address not in self.bounce and address not in self.delay:
+                continue
+            dsn = build_dsn(
+                raw,
+                rcpt,
+                meta["mail_from"],
+                reporting_mta=self.hostname,
+                delayed=address not in self.bounce,
+            )
+            try:
+                send_dsn(self.relay, meta["mail_from"], dsn)
+            except (OSError, smtplib.SMTPException):
+                # The message stays accepted, as at a real MX whose bounce cannot go out.
+                log.exception("lab smtp: the DSN for %s could not be sent", rcpt)
+                continue
+            self.dsns_sent += 1
+            log.info("lab smtp: DSN for %s sent to %s", rcpt, meta["mail_from"])
 
     async def start_async(self) -> None:
         init_db(self.db_path)

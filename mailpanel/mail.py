@@ -6,10 +6,18 @@ sets a Message-ID on the panel's domain (returned, so a thread can be followed),
 replies with In-Reply-To/References, marks automatic mail ``Auto-Submitted: auto-generated``
 (RFC 3834) and mail to many a ``List-Id`` of its own. Header values are checked for CR/LF,
 so no user value can add a header.
+
+Bounces (VERP): a notice sent with ``bounce_tag`` goes out with the envelope sender
+``bounces+<tag>.<mac>@MAIL_DOMAIN`` (the From header stays the panel's). A receiving server
+that gives up on the message later sends its delivery status notification there;
+``mailpanel inbound`` accepts such an address only when its MAC is right
+(:func:`bounce_tag`), so the bounce names exactly one notice and nobody can forge one for
+another or fill the store through made-up addresses.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from email.utils import make_msgid
@@ -20,6 +28,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 
 class HeaderInjection(ValueError):
@@ -32,6 +41,34 @@ def mail_domain() -> str:
 
 def new_message_id() -> str:
     return make_msgid(domain=mail_domain())
+
+
+BOUNCE_LOCAL_PART = "bounces"
+_TAG = re.compile(r"[a-z0-9]{1,40}")
+_MAC_LENGTH = 16
+
+
+def _mac(tag: str) -> str:
+    return salted_hmac("mailpanel.mail.bounce", tag).hexdigest()[:_MAC_LENGTH]
+
+
+def bounce_address(tag: str) -> str:
+    """The envelope sender whose bounces name ``tag`` (lower-case letters and digits)."""
+    if not _TAG.fullmatch(tag):
+        raise ValueError(f"a bounce tag is 1-40 lower-case letters and digits, not {tag!r}")
+    return f"{BOUNCE_LOCAL_PART}+{tag}.{_mac(tag)}@{mail_domain()}"
+
+
+def bounce_tag(address: str) -> str | None:
+    """The tag of one of our bounce addresses, or None for any other address (or a bad MAC)."""
+    local, _at, domain = address.strip().lower().rpartition("@")
+    prefix = f"{BOUNCE_LOCAL_PART}+"
+    if domain != mail_domain().lower() or not local.startswith(prefix):
+        return None
+    tag, _dot, mac = local[len(prefix) :].rpartition(".")
+    if not _TAG.fullmatch(tag) or not constant_time_compare(mac, _mac(tag)):
+        return None
+    return tag
 
 
 def _clean(value: str) -> str:
@@ -53,8 +90,10 @@ def build_message(
     references: Sequence[str] = (),
     message_id: str = "",
     from_email: str = "",
+    bounce_tag: str = "",
     connection: BaseEmailBackend | None = None,
 ) -> EmailMultiAlternatives:
+    """One message from templates; with ``bounce_tag`` its bounces come back to that tag."""
     ctx = {"panel_url": settings.PUBLIC_URL.rstrip("/"), **context}
     body = render_to_string(f"{template}.txt", ctx)
     headers = {"Message-ID": _clean(message_id or new_message_id())}
@@ -65,10 +104,16 @@ def build_message(
     if in_reply_to:
         headers["In-Reply-To"] = _clean(in_reply_to)
         headers["References"] = _clean(" ".join([*references, in_reply_to]).strip())
+    sender = from_email or settings.DEFAULT_FROM_EMAIL
+    if bounce_tag:
+        # Django's SMTP backend takes the envelope sender from ``from_email`` and the From
+        # header from the headers when one is given there.
+        headers["From"] = _clean(sender)
+        sender = bounce_address(bounce_tag)
     message = EmailMultiAlternatives(
         subject=_clean(" ".join(subject.split())),
         body=body,
-        from_email=from_email or settings.DEFAULT_FROM_EMAIL,
+        from_email=sender,
         to=[_clean(address) for address in to],
         reply_to=[_clean(address) for address in reply_to],
         headers=headers,

@@ -1,7 +1,8 @@
 """The SMTP receiver for the panel's own addresses (``mailpanel inbound``).
 
-It sits behind the operator's MX, which relays mail for privacy@ and support@ to it. Only
-those recipients are accepted (550 for any other), a message over INBOUND_MAX_BYTES gets
+It sits behind the operator's MX, which relays mail for privacy@ and support@ (and the
+bounce addresses of the panel's notices) to it. Only those recipients are accepted (550 for
+any other, and for a bounce address whose MAC is wrong), a message over INBOUND_MAX_BYTES gets
 552, and 250 is answered only once the message is on disk and in the database, so nothing
 the sender was told we have is lost. A storage failure answers 451 and the sender retries.
 
@@ -28,7 +29,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from mailpanel.inbound.routing import our_addresses
+from mailpanel.inbound.routing import is_ours, our_addresses
 from mailpanel.inbound.store import Stored, store_message
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class InboundHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        if address.lower() not in our_addresses():
+        if not is_ours(address):
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"

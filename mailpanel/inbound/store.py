@@ -46,17 +46,27 @@ def attachment_path(attachment: InboundAttachment) -> Path | None:
     return inbound_dir() / attachment.stored_file if attachment.stored_file else None
 
 
-def delete_stored_files(messages: Iterable[InboundMessage]) -> int:
-    """Remove the raw files and kept attachments of these messages (the caller deletes the
-    rows after); returns how many files went. A file already gone is not an error."""
+def stored_files(messages: Iterable[InboundMessage]) -> list[Path]:
+    """The raw files and kept attachments of these messages."""
     messages = list(messages)
     kept = InboundAttachment.objects.filter(message__in=messages).exclude(stored_file="")
     names = [m.raw_file for m in messages if m.raw_file]
     names += kept.values_list("stored_file", flat=True)
-    folder, removed = inbound_dir(), 0
-    for name in names:
+    folder = inbound_dir()
+    return [folder / name for name in names]
+
+
+def delete_stored_files(messages: Iterable[InboundMessage]) -> int:
+    """Remove the raw files and kept attachments of these messages (the caller deletes the
+    rows after); returns how many files went. A file already gone is not an error."""
+    return remove_files(stored_files(messages))
+
+
+def remove_files(paths: Iterable[Path]) -> int:
+    removed = 0
+    for path in paths:
         with contextlib.suppress(FileNotFoundError):
-            (folder / name).unlink()
+            path.unlink()
             removed += 1
     return removed
 
@@ -74,10 +84,10 @@ def store_message(raw: bytes, mail_from: str, rcpt_to: Iterable[str]) -> Stored:
             transaction.on_commit(partial(_queue_routing, str(message.pk)), robust=True)
     except IntegrityError:
         # The same Message-ID arrived on another connection a moment ago.
-        _remove(written)
+        remove_files(written)
         return Stored(InboundMessage.objects.get(message_id=parsed.message_id), created=False)
     except BaseException:
-        _remove(written)
+        remove_files(written)
         raise
     log.info("inbound: stored %s (%d bytes)", message.pk, message.raw_size)
     return Stored(message, created=True)
@@ -144,12 +154,6 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 def _queue_routing(message_pk: str) -> None:

@@ -18,10 +18,11 @@ class PrivacyConfig(AppConfig):
 
 
 def _register_inbound_handlers() -> None:
-    """Mail to the privacy address: data requests, and (once routing knows the name)
-    reports of a minor's account."""
+    """Mail to the privacy address (data requests, reports of a minor's account) and to
+    the bounce addresses of the notices."""
     from mailpanel.inbound import routing
-    from mailpanel.privacy import minors, requests
+    from mailpanel.privacy import bounces, minors, requests
 
     routing.register(routing.DATA_REQUEST, requests.file_from_mail)
+    routing.register(routing.BOUNCE, bounces.record_bounce, keep=False)
     routing.register(minors.MINOR_REPORT_ROUTE, minors.report_from_mail)

@@ -32,6 +32,7 @@ from mailpanel.accounts.models import User
 from mailpanel.activity.models import ActivityEvent
 from mailpanel.conf import private_dir
 from mailpanel.mail import HeaderInjection, build_message, open_connection
+from mailpanel.privacy.bounces import breach_tag, permanent_refusal
 from mailpanel.privacy.models import BreachNotice, Incident, NoticeState
 from mailpanel.privacy.registry import categories
 from mailpanel.vault.kinds import KINDS
@@ -165,6 +166,7 @@ def notice_message(
     context: Mapping[str, Any] | None = None,
     connection: BaseEmailBackend | None = None,
     subject_prefix: str = "",
+    bounce_tag: str = "",
 ) -> EmailMultiAlternatives:
     return build_message(
         [to],
@@ -174,6 +176,7 @@ def notice_message(
         automatic=True,
         list_id=LIST_ID,
         reply_to=[settings.PRIVACY_EMAIL],
+        bounce_tag=bounce_tag,
         connection=connection,
     )
 
@@ -310,11 +313,16 @@ def _connected(smtp: BaseEmailBackend, rest: Sequence[BreachNotice]) -> bool:
 def _send_one(
     smtp: BaseEmailBackend, incident: Incident, context: Mapping[str, Any], notice: BreachNotice
 ) -> int:
-    message = notice_message(incident, notice.email, context=context, connection=smtp)
+    message = notice_message(
+        incident, notice.email, context=context, connection=smtp, bounce_tag=breach_tag(notice)
+    )
     try:
         if not message.send(fail_silently=False):
             raise SMTPException("the message was not accepted")
     except (OSError, HeaderInjection) as exc:
+        if refused := permanent_refusal(exc):
+            _mark_bounced(notice, refused)
+            return 0
         _mark_failed([notice.pk], exc)
         smtp.close()  # the connection may be broken: the next message opens a fresh one
         return 0
@@ -326,6 +334,16 @@ def _send_one(
         error="",
     )
     return 1
+
+
+def _mark_bounced(notice: BreachNotice, reason: str) -> None:
+    BreachNotice.objects.filter(pk=notice.pk).update(
+        state=NoticeState.BOUNCED,
+        bounced_at=timezone.now(),
+        error=reason,
+        attempts=F("attempts") + 1,
+    )
+    log.info("breach notice refused for good", notice=notice.pk)
 
 
 def _mark_failed(pks: Sequence[int], exc: BaseException) -> None:

@@ -236,7 +236,11 @@ class _Line:
 
 def _csv_lines(incident: Incident) -> Iterator[str]:
     writer = csv.writer(_Line())
-    yield writer.writerow(("email", "state", "sent_at"))
+    yield writer.writerow(("email", "state", "sent_at", "bounced_at", "reason"))
     rows = BreachNotice.objects.filter(incident=incident).order_by("pk")
-    for email, state, sent_at in rows.values_list("email", "state", "sent_at").iterator(2000):
-        yield writer.writerow((spreadsheet_safe(email), state, _utc(sent_at)))
+    fields = ("email", "state", "sent_at", "bounced_at", "error")
+    for email, state, sent_at, bounced_at, error in rows.values_list(*fields).iterator(2000):
+        reason = spreadsheet_safe(error)  # a remote server's words, or our error text
+        yield writer.writerow(
+            (spreadsheet_safe(email), state, _utc(sent_at), _utc(bounced_at), reason)
+        )

@@ -110,7 +110,7 @@ class NoticeState(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"  # retried by the next run, up to MAX_ATTEMPTS
-    BOUNCED = "bounced", "Bounced"
+    BOUNCED = "bounced", "Bounced"  # refused for good: not retried
 
 
 class PolicyNotice(models.Model):
@@ -124,7 +124,11 @@ class PolicyNotice(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
     message_id = models.CharField(max_length=998, blank=True)
+    # When a run took it to send (with message_id set); a run that died leaves it claimed.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The receiving side refused it for good (at SMTP time, or by a later bounce).
+    bounced_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(null=True, blank=True)  # the banner was shown
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     # Used the panel after the effective date without acknowledging: recorded, as the
@@ -296,6 +300,8 @@ class BreachNotice(models.Model):
     error = models.CharField(max_length=300, blank=True)
     message_id = models.CharField(max_length=998, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The receiving side refused it for good (at SMTP time, or by a later bounce).
+    bounced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -19,7 +19,7 @@ import smtplib
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -33,6 +33,7 @@ from django.utils import dateformat, timezone
 
 from mailpanel.accounts.models import User
 from mailpanel.mail import new_message_id, open_connection, send_templated
+from mailpanel.privacy.bounces import permanent_refusal, policy_tag
 from mailpanel.privacy.models import NoticeState, PolicyAcceptance, PolicyNotice, PolicyVersion
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,9 @@ BATCH_SIZE = 200  # notices per SMTP connection
 MAX_ATTEMPTS = 3  # a failed notice is retried by the next runs until it has tried this often
 LIST_ID = "policy"
 NOTICE_TEMPLATE = "mail/policy_notice"
+# A claimed notice older than this whose run never marked it: its worker died (a run marks
+# each notice within seconds of claiming it).
+STRANDED_AFTER = timedelta(minutes=15)
 # A version id goes into URLs and mail: letters, digits, dot, dash, underscore.
 VERSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 
@@ -179,6 +183,7 @@ class SendReport:
     batches: int = 0
     sent: int = 0
     failed: int = 0
+    bounced: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -236,6 +241,29 @@ def resume_notices() -> int:
     return sum(send_notices(policy_id).sent for policy_id in list(policy_ids))
 
 
+def stranded(
+    policy: PolicyVersion, older_than: timedelta = STRANDED_AFTER
+) -> QuerySet[PolicyNotice]:
+    """Notices a run claimed and never marked (its worker died between the two): each may
+    or may not have been mailed, so they wait for staff instead of being sent again."""
+    return PolicyNotice.objects.filter(
+        policy=policy,
+        state__in=(NoticeState.QUEUED, NoticeState.FAILED),
+        claimed_at__lt=timezone.now() - older_than,
+    ).exclude(message_id="")
+
+
+def release_stranded(policy: PolicyVersion) -> int:
+    """Staff decided: send the stranded notices again (a user may get the notice twice)."""
+    from mailpanel.privacy.policy_tasks import send_policy_notices_task
+
+    released = stranded(policy).update(message_id="", claimed_at=None)
+    if released:
+        transaction.on_commit(lambda: send_policy_notices_task(policy.pk))
+    log.info("policy notices released", policy=policy.version, released=released)
+    return released
+
+
 SMTP_FAILURES = (smtplib.SMTPException, OSError, ValueError)
 
 
@@ -270,9 +298,14 @@ def _send_batch(batch: list[PolicyNotice], context: dict[str, Any], report: Send
                     automatic=True,
                     list_id=LIST_ID,
                     message_id=message_id,
+                    bounce_tag=policy_tag(notice),
                     connection=connection,
                 )
             except SMTP_FAILURES as exc:
+                if refused := permanent_refusal(exc):
+                    _mark(notice, message_id, bounced=refused)
+                    report.bounced += 1
+                    continue
                 _mark(notice, message_id, failed=_error_text(exc))
                 report.failed += 1
                 report.errors.append(_error_text(exc))
@@ -289,13 +322,15 @@ def _claim(notice: PolicyNotice) -> str | None:
     message_id = new_message_id()
     won = PolicyNotice.objects.filter(
         pk=notice.pk, message_id="", state=notice.state, attempts=notice.attempts
-    ).update(message_id=message_id, attempts=F("attempts") + 1)
+    ).update(message_id=message_id, claimed_at=timezone.now(), attempts=F("attempts") + 1)
     return message_id if won else None
 
 
-def _mark(notice: PolicyNotice, message_id: str, failed: str = "") -> None:
+def _mark(notice: PolicyNotice, message_id: str, failed: str = "", bounced: str = "") -> None:
     claimed = PolicyNotice.objects.filter(pk=notice.pk, message_id=message_id)
-    if failed:
+    if bounced:
+        claimed.update(state=NoticeState.BOUNCED, error=bounced, bounced_at=timezone.now())
+    elif failed:
         claimed.update(state=NoticeState.FAILED, error=failed, message_id="")
     else:
         claimed.update(state=NoticeState.SENT, sent_at=timezone.now(), error="")

@@ -23,9 +23,11 @@ from mailpanel.accounts.models import User
 from mailpanel.privacy.markdown import render_markdown
 from mailpanel.privacy.models import NoticeState, PolicyVersion
 from mailpanel.privacy.policy import (
+    STRANDED_AFTER,
     NoticeRefused,
     diff_lines,
     is_effective,
+    release_stranded,
     start_notice,
     valid_version_id,
 )
@@ -78,9 +80,13 @@ class PolicyVersionAdmin(admin.ModelAdmin[PolicyVersion]):
     list_display = ("version", "published_at", "material", "in_force", "notice_progress")
     list_filter = ("material",)
     search_fields = ("version", "summary")
-    actions = ("send_notice",)
+    actions = ("send_notice", "release_stranded")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PolicyVersion]:
+        stranded_notice = Q(
+            notices__state__in=(NoticeState.QUEUED, NoticeState.FAILED),
+            notices__claimed_at__lt=timezone.now() - STRANDED_AFTER,
+        ) & ~Q(notices__message_id="")
         return (
             super()
             .get_queryset(request)
@@ -88,6 +94,8 @@ class PolicyVersionAdmin(admin.ModelAdmin[PolicyVersion]):
                 notices_total=Count("notices"),
                 notices_sent=Count("notices", filter=Q(notices__state=NoticeState.SENT)),
                 notices_failed=Count("notices", filter=Q(notices__state=NoticeState.FAILED)),
+                notices_bounced=Count("notices", filter=Q(notices__state=NoticeState.BOUNCED)),
+                notices_stranded=Count("notices", filter=stranded_notice),
                 notices_acknowledged=Count(
                     "notices", filter=Q(notices__acknowledged_at__isnull=False)
                 ),
@@ -130,11 +138,14 @@ class PolicyVersionAdmin(admin.ModelAdmin[PolicyVersion]):
     def notice_progress(self, obj: PolicyVersion) -> str:
         if obj.notice_started_at is None:
             return "not sent" if obj.material else "none (not material)"
-        total, sent, failed, acknowledged = (
-            getattr(obj, name, None)
-            for name in ("notices_total", "notices_sent", "notices_failed", "notices_acknowledged")
+        names = ("total", "sent", "failed", "bounced", "stranded", "acknowledged")
+        total, sent, failed, bounced, stranded, acknowledged = (
+            getattr(obj, f"notices_{name}", None) for name in names
         )
-        return f"{sent} of {total} mailed, {failed} failed, {acknowledged} acknowledged"
+        progress = f"{sent} of {total} mailed, {failed} failed, {bounced} bounced"
+        if stranded:
+            progress += f", {stranded} stranded by a stopped worker"
+        return f"{progress}, {acknowledged} acknowledged"
 
     @admin.display(description="As the public page shows it")
     def rendered(self, obj: PolicyVersion) -> SafeString:
@@ -154,6 +165,21 @@ class PolicyVersionAdmin(admin.ModelAdmin[PolicyVersion]):
                 f"{policy.version}: {created} new notices; the mailing runs in the background "
                 "(queued and failed notices are sent again).",
                 messages.SUCCESS,
+            )
+
+    @admin.action(
+        description="Send notices stranded by a stopped worker again (each may arrive twice)",
+        permissions=["change"],
+    )
+    def release_stranded(self, request: HttpRequest, queryset: QuerySet[PolicyVersion]) -> None:
+        for policy in queryset:
+            released = release_stranded(policy)
+            if released:
+                self.log_change(request, policy, f"Released {released} stranded notices.")
+            self.message_user(
+                request,
+                f"{policy.version}: {released} stranded notices released to be sent again.",
+                messages.SUCCESS if released else messages.INFO,
             )
 
     # --- the preview --------------------------------------------------------------------

@@ -371,7 +371,15 @@ CATEGORIES: tuple[Category, ...] = (
             Holding(
                 "privacy.PolicyNotice",
                 "user",
-                ("policy", "state", "sent_at", "seen_at", "acknowledged_at", "continued_use_at"),
+                (
+                    "policy",
+                    "state",
+                    "sent_at",
+                    "bounced_at",
+                    "seen_at",
+                    "acknowledged_at",
+                    "continued_use_at",
+                ),
             ),
         ),
     ),
@@ -417,7 +425,7 @@ CATEGORIES: tuple[Category, ...] = (
             Holding(
                 "privacy.BreachNotice",
                 "user",
-                ("incident", "email", "state", "sent_at"),
+                ("incident", "email", "state", "sent_at", "bounced_at"),
                 time_field="sent_at",
                 kept_after_deletion=_PROOF,
             ),

@@ -46,8 +46,9 @@ def submit_contact(
         raise ContactRefused(TOO_MANY)
     with transaction.atomic():
         thread = create_thread(email=email, subject=subject, owner=owner)
-        add_message(thread, Direction.IN, from_address=email, body=body)
+        message = add_message(thread, Direction.IN, from_address=email, body=body)
         acknowledge(thread)
+        _tell_staff_after_commit(message, "form")
     log.info("support: thread opened from the form", thread=str(thread.pk))
     return thread
 
@@ -67,12 +68,12 @@ def handle_support_mail(message: InboundMessage) -> None:
     with transaction.atomic():
         thread = inbox.thread_for_reply(message)
         if thread is not None:
-            add_message(thread, Direction.IN, **fields)
+            _tell_staff_after_commit(add_message(thread, Direction.IN, **fields), "mail")
             return
         thread = create_thread(
             email=sender, subject=inbox.subject_of(message), owner=inbox.account_of(sender)
         )
-        add_message(thread, Direction.IN, **fields)
+        _tell_staff_after_commit(add_message(thread, Direction.IN, **fields), "mail")
         # The counter after the loop checks: mail we never answer uses up nothing.
         if inbox.may_acknowledge(message) and limits.take_for_address(sender):
             acknowledge(thread)
@@ -82,7 +83,13 @@ def handle_support_mail(message: InboundMessage) -> None:
 def add_user_reply(thread: Thread, user: User, body: str) -> SupportMessage:
     """The owner writes on their thread's page: an incoming message, the thread open again."""
     with transaction.atomic():
-        return add_message(thread, Direction.IN, from_address=user.email, body=body)
+        message = add_message(thread, Direction.IN, from_address=user.email, body=body)
+        _tell_staff_after_commit(message, "page")
+        return message
+
+
+def _tell_staff_after_commit(message: SupportMessage, origin: str) -> None:
+    transaction.on_commit(partial(outgoing.tell_staff, message.pk, origin))
 
 
 def reply_as_staff(thread: Thread, staff: User, body: str) -> SupportMessage:

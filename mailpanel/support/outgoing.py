@@ -18,6 +18,8 @@ log = structlog.get_logger(__name__)
 
 ACKNOWLEDGEMENT = "mail/support_acknowledgement"
 REPLY = "mail/support_reply"
+STAFF_NOTICE = "mail/support_staff"
+ORIGINS = {"form": "from the contact form", "mail": "by mail", "page": "on the thread's page"}
 MAX_REFERENCES = 10  # the first and the latest: enough to thread, short enough to fold
 
 
@@ -83,3 +85,26 @@ def deliver(message_pk: int) -> SupportMessage:
         message.sent_at = timezone.now()
     message.save(update_fields=["delivery", "delivery_error", "sent_at"])
     return message
+
+
+def tell_staff(message_pk: int, origin: str) -> bool:
+    """Mail STAFF_NOTICES_TO that a message came in, with the link to the thread and none
+    of its words (they stay behind the staff pages' second factor); whether it was sent."""
+    if not settings.STAFF_NOTICES_TO:
+        log.warning("support: staff not told of a message", reason="STAFF_NOTICES_TO is empty")
+        return False
+    message = SupportMessage.objects.select_related("thread").get(pk=message_pk)
+    thread = message.thread
+    url = settings.PUBLIC_URL.rstrip("/") + reverse("admin:support_thread_change", args=[thread.pk])
+    context = {"thread": thread, "message": message, "origin": ORIGINS[origin], "url": url}
+    try:
+        send_templated(
+            list(settings.STAFF_NOTICES_TO),
+            f"[{thread.reference}] New support message",
+            STAFF_NOTICE,
+            context,
+        )
+    except (OSError, ValueError):
+        log.warning("support: staff not told of a message", reason="mail server unreachable")
+        return False
+    return True

@@ -150,9 +150,10 @@ def test_an_incident_for_cloudflare_holders_notifies_exactly_them_within_the_72_
 
     listing = staff.get(reverse("admin:privacy_incident_csv", args=[found.pk]))
     rows = list(csv.reader(io.StringIO(listing.getvalue().decode())))
-    assert rows[0] == ["email", "state", "sent_at"]
+    assert rows[0] == ["email", "state", "sent_at", "bounced_at", "reason"]
     assert sorted(row[0] for row in rows[1:]) == sorted([cloudflare.email, both.email])
     assert all(row[1] == "sent" and row[2].endswith("Z") for row in rows[1:])
+    assert all(row[3:] == ["", ""] for row in rows[1:])
 
 
 def test_an_activity_window_selects_those_active_in_it() -> None:

@@ -253,7 +253,7 @@ def test_staff_write_preview_and_send_the_notice_of_a_material_version(
     assert received_by(mx) == ["member@example.test", "staff@example.test"]
     assert notice(member, policy).state == NoticeState.SENT
     changelist = staff.get(reverse("admin:privacy_policyversion_changelist")).content
-    assert b"2 of 2 mailed, 0 failed, 0 acknowledged" in changelist
+    assert b"2 of 2 mailed, 0 failed, 0 bounced, 0 acknowledged" in changelist
 
 
 def test_a_new_version_cannot_take_effect_in_the_past(in_force: PolicyVersion) -> None:
@@ -423,7 +423,27 @@ def test_an_smtp_failure_marks_the_notices_failed_and_a_rerun_retries(
     assert retried.state == NoticeState.SENT and retried.attempts == 2 and retried.error == ""
 
 
-def test_a_refused_recipient_fails_alone_and_is_given_up_after_three_attempts(
+def test_a_deferred_recipient_fails_alone_and_is_given_up_after_three_attempts(
+    upcoming: PolicyVersion,
+    members: list[User],
+    settings: Any,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    busy = UserFactory.create(email="busy@example.test")
+    with django_capture_on_commit_callbacks():
+        start_notice(upcoming)
+    with lab_mail_receiver(tmp_path, settings, defer=[busy.email]) as db:
+        reports = [send_notices(upcoming.pk) for _ in range(4)]
+
+    assert [(r.sent, r.failed) for r in reports] == [(5, 1), (0, 1), (0, 1), (0, 0)]
+    given_up = notice(busy, upcoming)
+    assert given_up.state == NoticeState.FAILED and given_up.attempts == 3
+    assert "450" in given_up.error
+    assert received_by(db) == [u.email for u in members]
+
+
+def test_a_refused_recipient_is_bounced_at_once_and_not_tried_again(
     upcoming: PolicyVersion,
     members: list[User],
     settings: Any,
@@ -434,12 +454,12 @@ def test_a_refused_recipient_fails_alone_and_is_given_up_after_three_attempts(
     with django_capture_on_commit_callbacks():
         start_notice(upcoming)
     with lab_mail_receiver(tmp_path, settings, domains=["example.test"]) as db:
-        reports = [send_notices(upcoming.pk) for _ in range(4)]
+        reports = [send_notices(upcoming.pk) for _ in range(2)]
 
-    assert [(r.sent, r.failed) for r in reports] == [(5, 1), (0, 1), (0, 1), (0, 0)]
-    given_up = notice(refused, upcoming)
-    assert given_up.state == NoticeState.FAILED and given_up.attempts == 3
-    assert "550" in given_up.error
+    assert [(r.sent, r.failed, r.bounced) for r in reports] == [(5, 0, 1), (0, 0, 0)]
+    bounced = notice(refused, upcoming)
+    assert bounced.state == NoticeState.BOUNCED and bounced.attempts == 1
+    assert bounced.error.startswith("550") and bounced.bounced_at is not None
     assert received_by(db) == [u.email for u in members]
 
 
