@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from lab import acme, images, labnames
 from lab.lab import Lab, LabError, services_available
-from lab.peers import ZONES
+from lab.peers import PANEL_WEBHOOK, STRIPE_PLANS, ZONES
 
 
 def _services(choice: str) -> bool:
@@ -84,6 +84,11 @@ def print_peers(lab: Lab) -> None:
         f"  password {peers.openprovider_password}  zones {zones('openprovider')}"
     )
     print(f"  NVIDIA LLM    {peers.llm_url}  key {peers.llm_key}")
+    prices = ", ".join(f"{key} {price}" for key, (price, _, _) in STRIPE_PLANS.items())
+    print(
+        f"  Stripe        {peers.stripe_url}  (localstripe {peers.localstripe_url})  prices "
+        f"{prices}; checkout card 4242 4242 4242 4242; webhooks to {PANEL_WEBHOOK}"
+    )
     print("\nStart the panel against the lab (from the checkout, as root or not):\n")
     for name, value in {**peers.env(lab.dns_address), **acme_env(lab)}.items():
         print(f"{name}={value} \\")

@@ -1,10 +1,12 @@
-"""The lab's outside peers: the three DNS provider fakes and the fake LLM, on loopback.
+"""The lab's outside peers: the DNS provider fakes, the fake LLM and Stripe, on loopback.
 
 ``Lab.up(peers=True)`` starts each as a subprocess in the root namespace, bound to
 127.0.0.1 only, on a fixed port from ``PORTS`` (``MAILPANEL_LAB_PORT_BASE`` moves the
 whole block), with accounts whose credentials are made afresh for every lab. The
 provider fakes write to the lab's zone store, which the lab DNS server serves, so a
-record created through a fake's API is answered by 10.200.0.2 at once.
+record created through a fake's API is answered by 10.200.0.2 at once. The ``stripe`` peer
+is localstripe behind the lab's front (``lab.stripe_lab``): the front is the peer, and
+localstripe, on its own port, is its child and ends with it.
 
 Each peer runs in its own process session (it outlives the ``python -m lab up`` that
 started it) and carries ``MAILPANEL_LAB_PEER=<name>`` in its environment. Teardown finds
@@ -29,17 +31,26 @@ from typing import Any
 
 LOOPBACK = "127.0.0.1"
 PORT_BASE = int(os.environ.get("MAILPANEL_LAB_PORT_BASE", "18800"))
-# 18801-18804: clear of the ports dev servers usually take (8000, 8080, 8443...) and
+# 18801-18806: clear of the ports dev servers usually take (8000, 8080, 8443...) and
 # below Linux's ephemeral range (32768+), so no outgoing connection can be holding one.
 PORTS = {"cloudflare": PORT_BASE + 1, "namecom": PORT_BASE + 2,
-         "openprovider": PORT_BASE + 3, "llm": PORT_BASE + 4}  # fmt: skip
+         "openprovider": PORT_BASE + 3, "llm": PORT_BASE + 4,
+         "stripe": PORT_BASE + 5, "localstripe": PORT_BASE + 6}  # fmt: skip
 MODULES = {
     "cloudflare": "lab.providers.cloudflare",
     "namecom": "lab.providers.namecom",
     "openprovider": "lab.providers.openprovider",
     "llm": "lab.llm",
+    "stripe": "lab.stripe_lab",
 }
-PREFIXES = {"cloudflare": "/client/v4", "namecom": "/v4", "openprovider": "/v1beta", "llm": "/v1"}
+# The Stripe SDK's api_base has no prefix: the SDK adds /v1 to every path itself.
+PREFIXES = {"cloudflare": "/client/v4", "namecom": "/v4", "openprovider": "/v1beta", "llm": "/v1",
+            "stripe": ""}  # fmt: skip
+# The lab processor's prices (plan key -> price id, amount in cents, name), made at start,
+# and where it delivers its webhooks: the panel of ``make run``.
+STRIPE_PLANS = {"pro": ("price_lab_pro", 900, "Pro"),
+                "business": ("price_lab_business", 4900, "Business")}  # fmt: skip
+PANEL_WEBHOOK = "http://127.0.0.1:8000/billing/stripe/webhook"
 # The zones each lab account holds; every one is delegated to the lab DNS server.
 ZONES = {
     "cloudflare": ("example.test", "shop.test"),
@@ -52,6 +63,7 @@ ENV_NAMES = {
     "namecom": "MAILPANEL_NAMECOM_API_URL",
     "openprovider": "MAILPANEL_OPENPROVIDER_API_URL",
     "llm": "MAILPANEL_NVIDIA_API_URL",
+    "stripe": "MAILPANEL_STRIPE_API_URL",
 }
 
 
@@ -73,11 +85,15 @@ class Peers:
     openprovider_password: str
     llm_url: str
     llm_key: str
+    stripe_url: str
+    stripe_key: str  # MAILPANEL_STRIPE_SECRET_KEY; localstripe takes any sk_test_ key
+    localstripe_url: str  # the stripe peer's backend; the panel talks to stripe_url only
+    stripe_webhook_secret: str = ""  # the peer signs its deliveries to PANEL_WEBHOOK with it
 
     @classmethod
     def generate(cls, ports: dict[str, int] | None = None) -> Peers:
         """Fresh random credentials, shaped as the panel's vault expects the real ones."""
-        ports = ports or PORTS
+        ports = {**PORTS, **(ports or {})}
 
         def url(name: str) -> str:
             return f"http://{LOOPBACK}:{ports[name]}{PREFIXES[name]}"
@@ -93,6 +109,10 @@ class Peers:
             openprovider_password=secrets.token_urlsafe(18),
             llm_url=url("llm"),
             llm_key="nvapi-" + secrets.token_urlsafe(48),
+            stripe_url=url("stripe"),
+            stripe_key="sk_test_" + secrets.token_hex(24),
+            localstripe_url=f"http://{LOOPBACK}:{ports['localstripe']}",
+            stripe_webhook_secret="whsec_" + secrets.token_hex(24),
         )
 
     @classmethod
@@ -112,11 +132,25 @@ class Peers:
         """The settings that point ``mailpanel serve`` at the lab."""
         env = {ENV_NAMES[name]: url for name, url in self.urls().items()}
         env["MAILPANEL_DNS_RESOLVERS"] = dns_address
+        env["MAILPANEL_STRIPE_SECRET_KEY"] = self.stripe_key
+        env["MAILPANEL_STRIPE_WEBHOOK_SECRET"] = self.stripe_webhook_secret
+        for plan, (price, _, _) in STRIPE_PLANS.items():
+            env[f"MAILPANEL_STRIPE_PRICE_{plan.upper()}"] = price
         return env
+
+    @property
+    def localstripe_port(self) -> int:
+        return int(self.localstripe_url.rsplit(":", 1)[1])
 
     def args(self, name: str, zone_db: Path) -> list[str]:
         """The command-line arguments of one peer's module (after ``-m MODULE``)."""
         listen = ["--host", LOOPBACK, "--port", str(self.port(name))]
+        if name == "stripe":  # its request log (what the panel sent) beside the zone store
+            log = zone_db.with_name("stripe-requests.jsonl")
+            plans = [f"{price}:{amount}:{name}" for price, amount, name in STRIPE_PLANS.values()]
+            return [*listen, "--localstripe-port", str(self.localstripe_port), "--log", str(log),
+                    "--webhook", PANEL_WEBHOOK, "--webhook-secret", self.stripe_webhook_secret,
+                    *(arg for plan in plans for arg in ("--plan", plan))]  # fmt: skip
         zones = ",".join(ZONES.get(name, ()))
         if name == "cloudflare":
             account = f"{self.cloudflare_token}:{zones}"
@@ -148,7 +182,8 @@ def busy_ports(ports: Mapping[str, int] = PORTS) -> list[str]:
 
 def spawn(peers: Peers, zone_db: Path, run_dir: Path, project_root: Path) -> dict[str, int]:
     """Start every peer in its own session (logs ``<run_dir>/<name>.log``); name -> pid."""
-    busy = busy_ports({name: peers.port(name) for name in MODULES})
+    ports = {name: peers.port(name) for name in MODULES}
+    busy = busy_ports({**ports, "localstripe": peers.localstripe_port})
     if busy:
         raise PeerError(
             "lab: port busy for " + ", ".join(busy) + "; stop whatever listens there, or move"

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "mailpanel.domains",
     "mailpanel.dns",
     "mailpanel.support",
+    "mailpanel.billing",
     "mailpanel.pages",
     "mailpanel.pages.apps.PanelAdminConfig",
     "django.contrib.auth",
@@ -121,6 +122,7 @@ MIDDLEWARE = [
     "mailpanel.pages.middleware.UserSessionActivityMiddleware",
     "mailpanel.pages.middleware.PermissionsPolicyMiddleware",
     "mailpanel.pages.middleware.ProcessingPausedMiddleware",
+    "mailpanel.billing.middleware.PlanLimitMiddleware",
 ]
 
 ROOT_URLCONF = "mailpanel.urls"
@@ -140,6 +142,7 @@ TEMPLATES = [
                 "mailpanel.pages.context.navigation",
                 "mailpanel.pages.context.mail_outbox",
                 "mailpanel.privacy.context.policy_banner",
+                "mailpanel.billing.context.billing_banner",
             ],
         },
     },
@@ -402,6 +405,39 @@ JOB_HEARTBEAT_SECONDS = env_int("MAILPANEL_JOB_HEARTBEAT_SECONDS", 5)
 # A running job whose heartbeat is older than this died with its worker.
 JOB_STALE_SECONDS = env_int("MAILPANEL_JOB_STALE_SECONDS", 60)
 
+# --- billing ----------------------------------------------------------------
+# Without a Stripe secret key billing is off: no plans, no limits (self-hosting).
+STRIPE_SECRET_KEY = env_secret("MAILPANEL_STRIPE_SECRET_KEY") or ""
+STRIPE_WEBHOOK_SECRET = env_secret("MAILPANEL_STRIPE_WEBHOOK_SECRET") or ""
+STRIPE_API_BASE = env_str("MAILPANEL_STRIPE_API_URL", "https://api.stripe.com")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env_int("MAILPANEL_STRIPE_WEBHOOK_TOLERANCE", 300)
+STRIPE_MAX_NETWORK_RETRIES = env_int("MAILPANEL_STRIPE_MAX_RETRIES", 2)
+STRIPE_TIMEOUT_SECONDS = env_int("MAILPANEL_STRIPE_TIMEOUT", 10)
+BILLING_GRACE_DAYS = env_int("MAILPANEL_BILLING_GRACE_DAYS", 7)
+# The plans: limits (None: no limit) and the Stripe Price each paid plan is sold at. The
+# server chooses the price from the plan's key; a form never names one.
+BILLING_PLANS: dict[str, dict[str, Any]] = {
+    "free": {"name": "Free", "servers": 1, "domains": 3, "fleet": False, "price": ""},
+    "pro": {
+        "name": "Pro",
+        "servers": 10,
+        "domains": 50,
+        "fleet": True,
+        "price": env_str("MAILPANEL_STRIPE_PRICE_PRO"),
+        "amount": env_str("MAILPANEL_PRICE_PRO_TEXT", "€9 a month"),
+    },
+    "business": {
+        "name": "Business",
+        "servers": None,
+        "domains": None,
+        "fleet": True,
+        "price": env_str("MAILPANEL_STRIPE_PRICE_BUSINESS"),
+        "amount": env_str("MAILPANEL_PRICE_BUSINESS_TEXT", "€49 a month"),
+    },
+}
+if PRODUCTION and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
+    raise ValueError("MAILPANEL_STRIPE_WEBHOOK_SECRET must be set when billing is on")
+
 # --- your data: retention, export, deletion ----------------------------------
 # How long each category is kept, in days (0: removed at the next purge). One table: the
 # purge enforces these and the "Your data" page shows them. MAILPANEL_RETENTION_<NAME>
@@ -420,6 +456,10 @@ RETENTION_DEFAULT_DAYS = {
     "notices": 3 * 365,
     "minor_reports": 3 * 365,
     "support": 2 * 365,
+    # Invoices: kept as tax law asks (10 years covers the EU's longest, e.g. Germany's).
+    "invoices": 10 * 365,
+    # Billing events received from the payment processor (ids and types, for idempotency).
+    "billing_events": 90,
 }
 RETENTION_DAYS = {
     _name: env_int(f"MAILPANEL_RETENTION_{_name.upper()}", _days)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("dns/", include("mailpanel.dns.urls")),
     path("activity/", include("mailpanel.activity.urls")),
     path("support/", include("mailpanel.support.urls")),
+    path("billing/", include("mailpanel.billing.urls")),
     path("staff/needs-2fa/", pages.staff_needs_mfa, name="staff_needs_mfa"),
     path("staff/", admin.site.urls),
 ]

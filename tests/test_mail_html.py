@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 import mailpanel
+from mailpanel.billing.plans import plan
 from mailpanel.mail import build_message
 from mailpanel.privacy import breach, policy
 from mailpanel.privacy.models import (
@@ -345,10 +346,19 @@ def support_staff_of_a_stranger() -> Mail:
     return support_staff(False, "an address that is no account of the panel")
 
 
+def billing_past_due() -> Mail:
+    """What ``billing.notices.send_past_due_notice`` passes."""
+    url = panel() + reverse("billing")
+    context = {"plan": plan("pro"), "grace_ends": RECEIVED, "billing_url": url}
+    facts = ("Pro plan did not go through", "3 March 2025, 09:00 UTC", "export and deletion", url)
+    return Mail("mail/billing_past_due", context, facts, shows_written_text=False)
+
+
 CASES: dict[str, Callable[[], Mail]] = {
     case.__name__: case
     for case in (
         account_deleted,
+        billing_past_due,
         breach_notice,
         breach_notice_of_no_category,
         export_ready,

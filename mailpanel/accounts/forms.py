@@ -72,8 +72,8 @@ class PanelSignupForm(NameFields, SignupForm):  # type: ignore[misc]
 
     accept_transfers = forms.BooleanField(
         label="I agree that what an action needs goes to the services I choose, some outside "
-        "my country: NVIDIA in the USA for the assistant, my DNS providers and my servers "
-        "wherever they are",
+        "my country: NVIDIA in the USA for the assistant, Stripe for payments if I subscribe, "
+        "my DNS providers and my servers wherever they are",
         required=True,
         error_messages={
             "required": "The panel cannot work without sending your records to your DNS "

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from mailpanel.accounts.models import User
 from mailpanel.activity.actions import record_event
+from mailpanel.billing.plans import DOMAINS, refuse_beyond_plan
 from mailpanel.domains import claims
 from mailpanel.domains.dkim import generate_key_pair, new_selector
 from mailpanel.domains.models import DkimKey, SendingDomain, SmtpUser
@@ -33,6 +34,7 @@ def add_domain(
     otherwise nothing signs or publishes it until `verify_domain` finds the proof."""
     private_pem, public_b64 = generate_key_pair()
     with transaction.atomic():
+        refuse_beyond_plan(owner, DOMAINS, SendingDomain.objects.filter(owner=owner).count)
         refuse_if_claimed(owner.pk, name)
         domain = create_domain(owner, server, name, dmarc_policy, report_address)
         key = DkimKey(

@@ -11,6 +11,7 @@ from django.templatetags.static import static
 from mailpanel.accounts.actions import update_profile
 from mailpanel.accounts.forms import ProfileForm
 from mailpanel.accounts.models import User
+from mailpanel.billing.plans import allowance
 from mailpanel.dns.models import DnsAccount
 from mailpanel.domains.models import SendingDomain
 from mailpanel.http import AuthedRequest
@@ -77,7 +78,8 @@ def account_profile(request: AuthedRequest) -> HttpResponse:
         update_profile(request.user, form.cleaned_data)
         messages.success(request, "Your profile was saved.")
         return redirect("account_profile")
-    return render(request, "account/profile.html", {"form": form})
+    context = {"form": form, "allowance": allowance(request.user)}
+    return render(request, "account/profile.html", context)
 
 
 def cookies(request: HttpRequest) -> HttpResponse:

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from mailpanel.accounts.admin import UserAdmin
 from mailpanel.accounts.models import User
-from mailpanel.privacy.deletion import delete_now
+from mailpanel.privacy.deletion import DeletionDeferred, delete_now
 from mailpanel.privacy.minor_admin import MinorReportAdmin  # noqa: F401  (registers it)
 from mailpanel.privacy.registry import counts_of
 from mailpanel.privacy.request_admin import DataRequestAdmin  # noqa: F401  (registers it)
@@ -38,7 +38,10 @@ class PrivacyUserAdmin(UserAdmin):
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         actor = request.user if isinstance(request.user, User) else None
-        delete_now(obj, actor)
+        try:
+            delete_now(obj, actor)
+        except DeletionDeferred as exc:
+            messages.error(request, f"{obj}: not deleted. {exc}")
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in list(queryset):

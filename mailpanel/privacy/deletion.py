@@ -26,6 +26,8 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from mailpanel.accounts.models import User
+from mailpanel.billing.checkout import cancel_for_deletion
+from mailpanel.billing.client import ProcessorError
 from mailpanel.mail import send_templated
 from mailpanel.privacy.registry import Holding, fk_targets, holdings
 from mailpanel.privacy.retention import Budget, delete_in_batches
@@ -57,11 +59,27 @@ def left_in_place(user: User) -> LeftInPlace:
     return LeftInPlace(servers=servers, zones=zones)
 
 
+class DeletionDeferred(Exception):
+    """The deletion cannot start yet (nothing was changed); the text says why."""
+
+
 def request_deletion(user: User, actor: User | None = None) -> None:
-    """Shred, sign out, mark; then queue the removal of every row. Safe to call twice."""
+    """Cancel a subscription at the payment processor; then shred, sign out, mark, and
+    queue the removal of every row. Safe to call twice.
+
+    The subscription goes first, so a deleted account is never charged again; when the
+    processor cannot be reached, DeletionDeferred and nothing is changed.
+    """
     from mailpanel.privacy.tasks import delete_account_task
     from mailpanel.vault.datakeys import shred_data_key
 
+    try:
+        cancel_for_deletion(user)
+    except ProcessorError as exc:
+        raise DeletionDeferred(
+            "Your subscription must be canceled at the payment processor first, so you are "
+            f"not charged again, and it could not be: {exc}"
+        ) from exc
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         first = locked.deletion_requested_at is None

@@ -24,7 +24,7 @@ from mailpanel.inbound.models import InboundMessage
 from mailpanel.inbound.routing import our_addresses
 from mailpanel.mail import send_templated
 from mailpanel.privacy import limits
-from mailpanel.privacy.deletion import delete_now
+from mailpanel.privacy.deletion import DeletionDeferred, delete_now
 from mailpanel.privacy.models import MinorReport, MinorReportState
 from mailpanel.privacy.requests import DETAILS_MAX, account_for
 
@@ -149,7 +149,10 @@ def confirm(report: MinorReport, staff: User, note: str) -> None:
     with transaction.atomic():
         user = _account_of(_open(report))
     address = user.email
-    delete_now(user, actor=staff)
+    try:
+        delete_now(user, actor=staff)
+    except DeletionDeferred as exc:
+        raise DecisionRefused(str(exc)) from exc
     same = Q(pk=report.pk) | Q(state=MinorReportState.OPEN, reported_email__iexact=address)
     with transaction.atomic():
         reports = MinorReport.objects.filter(same)

@@ -499,6 +499,82 @@ CATEGORIES: tuple[Category, ...] = (
         retention="exports",
         files=("exports/ in the data folder: the ZIP files, deleted after the period",),
     ),
+    Category(
+        key="billing",
+        title="Billing contact and subscription",
+        purpose=(
+            "To bill your subscription through the payment processor, which receives this "
+            "contact and nothing else about you; of your card only its brand, last 4 digits "
+            "and expiry, as the processor shows them."
+        ),
+        holdings=(
+            Holding(
+                "billing.BillingAccount",
+                "owner",
+                (
+                    "name",
+                    "email",
+                    "company",
+                    "country",
+                    "vat_id",
+                    "plan",
+                    "status",
+                    "current_period_end",
+                    "cancel_at_period_end",
+                    "card_brand",
+                    "card_last4",
+                    "card_exp_month",
+                    "card_exp_year",
+                    "created_at",
+                ),
+            ),
+        ),
+    ),
+    Category(
+        key="billing_events",
+        title="Payment processor events",
+        purpose=(
+            "Each event the payment processor sent about your subscription, kept by its id "
+            "so that an event delivered twice is applied once."
+        ),
+        holdings=(
+            Holding(
+                "billing.WebhookEvent",
+                "account__owner",
+                ("event_id", "type", "received_at", "result"),
+                time_field="received_at",
+            ),
+        ),
+        retention="billing_events",
+    ),
+    Category(
+        key="invoices",
+        title="Invoices",
+        purpose="Kept as tax law requires, with the billing contact each invoice was made out to.",
+        holdings=(
+            Holding(
+                "billing.InvoiceRecord",
+                "owner",
+                (
+                    "number",
+                    "amount_paid",
+                    "currency",
+                    "issued_at",
+                    "paid_at",
+                    "name",
+                    "email",
+                    "company",
+                    "country",
+                    "vat_id",
+                ),
+                time_field="issued_at",
+                kept_after_deletion=(
+                    "kept without the link to your account for the period tax law requires"
+                ),
+            ),
+        ),
+        retention="invoices",
+    ),
 )
 
 

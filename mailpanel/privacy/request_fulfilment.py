@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailpanel.accounts.models import User
-from mailpanel.privacy.deletion import delete_now
+from mailpanel.privacy.deletion import DeletionDeferred, delete_now
 from mailpanel.privacy.exports import request_export
 from mailpanel.privacy.models import DataExport, DataRequest, RequestState
 from mailpanel.privacy.requests import after_commit, mail_requester, move, record, staff_label
@@ -117,7 +117,10 @@ def fulfil_deletion(req: DataRequest, staff: User) -> DataRequest:
     record(req, "account deletion started", staff, label=staff_label(staff))
     # Not in one transaction with the close: the deletion commits batch by batch, so a
     # worker killed halfway leaves "started" in the trail and an account already unusable.
-    delete_now(user, actor=staff)
+    try:
+        delete_now(user, actor=staff)
+    except DeletionDeferred as exc:
+        raise NotFulfillable(str(exc)) from exc
     closed = move(
         req,
         RequestState.FULFILLED,

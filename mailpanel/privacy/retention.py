@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from mailpanel.activity.models import ActivityEvent
 from mailpanel.activity.signins import SIGN_IN_ACTIONS
+from mailpanel.billing.models import InvoiceRecord, WebhookEvent
 from mailpanel.jobs.models import FINISHED_STATES, Job, JobLogLine
 from mailpanel.privacy.models import PurgeRun
 
@@ -43,6 +44,8 @@ PERIODS: tuple[Period, ...] = (
     Period("notices", "Breach notices sent, from when they went out", "deleted"),
     Period("minor_reports", "Reports of a minor's account, from receipt", "deleted"),
     Period("support", "Support conversations, from their last message", "deleted"),
+    Period("invoices", "Invoices, from their date (tax law)", "deleted"),
+    Period("billing_events", "Payment processor events, from receipt", "deleted"),
 )
 
 
@@ -158,6 +161,16 @@ def purge_minor_reports(now: datetime, budget: Budget, size: int) -> int:
     return delete_in_batches(old, budget, size)
 
 
+def purge_invoices(now: datetime, budget: Budget, size: int) -> int:
+    old = InvoiceRecord.objects.filter(issued_at__lt=cutoff("invoices", now))
+    return delete_in_batches(old, budget, size)
+
+
+def purge_billing_events(now: datetime, budget: Budget, size: int) -> int:
+    old = WebhookEvent.objects.filter(received_at__lt=cutoff("billing_events", now))
+    return delete_in_batches(old, budget, size)
+
+
 def purge_support(now: datetime, budget: Budget, size: int) -> int:
     """Conversations quiet for the period go, owned or not, with the mail they hold."""
     from mailpanel.privacy.deletion import delete_inbound_mail
@@ -193,6 +206,8 @@ PURGES: dict[str, Purge] = {
     "notices": purge_notices,
     "minor_reports": purge_minor_reports,
     "support": purge_support,
+    "invoices": purge_invoices,
+    "billing_events": purge_billing_events,
 }
 
 

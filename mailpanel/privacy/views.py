@@ -11,12 +11,13 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBas
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from mailpanel.billing.checkout import subscription_to_cancel
 from mailpanel.http import AuthedRequest
 from mailpanel.ownership import get_owned_or_404
 from mailpanel.privacy import actions, deletion, exports
 from mailpanel.privacy.forms import DeleteAccountForm, KeysDownloadForm
 from mailpanel.privacy.models import DataExport, ExportState
-from mailpanel.privacy.registry import counts_of
+from mailpanel.privacy.registry import Category, counts_of
 from mailpanel.privacy.retention import PERIODS, days
 
 
@@ -112,16 +113,28 @@ def delete_account(request: AuthedRequest) -> HttpResponse:
     user = request.user
     form = DeleteAccountForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        deletion.request_deletion(user)
-        logout(request)
-        return redirect("privacy_deleted")
+        try:
+            deletion.request_deletion(user)
+        except deletion.DeletionDeferred as exc:
+            form.add_error(None, str(exc))
+        else:
+            logout(request)
+            return redirect("privacy_deleted")
+    counts = [(c, n) for c, n in counts_of(user) if n]
     context = {
         "form": form,
-        "counts": [(c, n) for c, n in counts_of(user) if n],
+        "counts": [(c, n) for c, n in counts if not _kept(c)],
+        "kept": [(c, n, _kept(c)) for c, n in counts if _kept(c)],
+        "subscription": subscription_to_cancel(user),
         "left": deletion.left_in_place(user),
         "log_days": days("application_logs"),
     }
     return render(request, "privacy/delete.html", context)
+
+
+def _kept(category: Category) -> str:
+    """Why the category outlives the account ("" when it goes with it)."""
+    return next((h.kept_after_deletion for h in category.holdings if h.kept_after_deletion), "")
 
 
 def deleted(request: HttpRequest) -> HttpResponse:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from mailpanel.accounts.models import User
 from mailpanel.activity.actions import record_event
+from mailpanel.billing.plans import SERVERS, refuse_beyond_plan
 from mailpanel.jobs.actions import start_job
 from mailpanel.jobs.models import Job
 from mailpanel.servers.models import HostKeyState, Server
@@ -21,7 +22,9 @@ class HostKeyMismatch(Exception):
 
 
 def add_server(owner: User, **fields: Any) -> Server:
+    """Add a server; beyond the owner's plan, PlanLimitReached and nothing is added."""
     with transaction.atomic():
+        refuse_beyond_plan(owner, SERVERS, Server.objects.filter(owner=owner).count)
         server = Server.objects.create(owner=owner, **fields)
         record_event(owner, "server.added", server, actor=owner)
     return server

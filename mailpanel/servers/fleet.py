@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailpanel.accounts.models import User
+from mailpanel.billing.plans import refuse_fleet_beyond_plan
 from mailpanel.jobs.actions import start_job
 from mailpanel.jobs.context import JobContext
 from mailpanel.servers import operations
@@ -42,6 +43,7 @@ Work = Callable[[Remote, EventSink], Awaitable[tuple[str, dict[str, Any]]]]
 
 
 def start_fleet_run(owner: User, action: str, servers: list[Server]) -> FleetRun:
+    refuse_fleet_beyond_plan(owner)
     with transaction.atomic():
         run = FleetRun.objects.create(owner=owner, action=action)
         FleetRunItem.objects.bulk_create([FleetRunItem(run=run, server=s) for s in servers])

@@ -82,6 +82,8 @@ def running_panel(data_dir: Path, extra_env: dict[str, str] | None = None) -> It
     env.update(SAFE_ENV)
     env.update(MAILPANEL_DATA_DIR=str(data_dir), MAILPANEL_JOB_HEARTBEAT_SECONDS="1")
     env["MAILPANEL_INBOUND_PORT"] = str(free_port())  # two panels never share 2525
+    url = f"http://127.0.0.1:{port}"
+    env["MAILPANEL_PUBLIC_URL"] = url  # links in mail and the processor's return addresses
     env.update(extra_env or {})
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
@@ -94,7 +96,6 @@ def running_panel(data_dir: Path, extra_env: dict[str, str] | None = None) -> It
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url + "/", process)
         yield Panel(url=url, data_dir=data_dir)

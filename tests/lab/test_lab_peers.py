@@ -83,7 +83,12 @@ def test_the_printed_settings_point_the_panel_at_loopback_and_the_lab_dns() -> N
         "MAILPANEL_NAMECOM_API_URL": "http://127.0.0.1:2/v4",
         "MAILPANEL_OPENPROVIDER_API_URL": "http://127.0.0.1:3/v1beta",
         "MAILPANEL_NVIDIA_API_URL": "http://127.0.0.1:4/v1",
+        "MAILPANEL_STRIPE_API_URL": f"http://127.0.0.1:{peers.PORTS['stripe']}",
         "MAILPANEL_DNS_RESOLVERS": "10.200.0.2",
+        "MAILPANEL_STRIPE_SECRET_KEY": made.stripe_key,
+        "MAILPANEL_STRIPE_WEBHOOK_SECRET": made.stripe_webhook_secret,
+        "MAILPANEL_STRIPE_PRICE_PRO": "price_lab_pro",
+        "MAILPANEL_STRIPE_PRICE_BUSINESS": "price_lab_business",
     }
     assert Peers.from_json(made.to_json()) == made
 
@@ -129,8 +134,8 @@ def test_the_peers_listen_on_loopback_only(lab: Lab, lab_peers: Peers) -> None:
     listening = subprocess.run(
         ["ss", "-Hltn"], capture_output=True, text=True, check=True
     ).stdout.split("\n")
-    for name in peers.MODULES:
-        port = lab_peers.port(name)
+    for name in [*peers.MODULES, "localstripe"]:
+        port = lab_peers.localstripe_port if name == "localstripe" else lab_peers.port(name)
         local = [line.split()[3] for line in listening if line.split()[3:4]]
         bound = [address for address in local if address.rsplit(":", 1)[1] == str(port)]
         assert bound == [f"127.0.0.1:{port}"], name
@@ -163,6 +168,10 @@ def test_each_peer_accepts_its_lab_account_and_refuses_others(lab_peers: Peers) 
         assert "relay" in answer.json()["choices"][0]["message"]["content"].lower()
         wrong = llm.post("/chat/completions", json=chat, headers=bearer("nvapi-" + "x" * 30))
         assert wrong.status_code == 401
+    with client(lab_peers.stripe_url, headers=bearer(lab_peers.stripe_key)) as processor:
+        for price, amount, _ in peers.STRIPE_PLANS.values():  # made at start, for `make run`
+            found = processor.get(f"/v1/prices/{price}")
+            assert found.status_code == 200 and found.json()["unit_amount"] == amount
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ from mailpanel.accounts import mfa_secrets
 from mailpanel.accounts.models import User
 from mailpanel.activity.actions import record_event
 from mailpanel.assistant.models import AssistantProfile, AssistantUsage, Draft
+from mailpanel.billing.models import BillingAccount, InvoiceRecord, WebhookEvent
 from mailpanel.dns.models import DnsAccount, DnsPlan, DomainZone
 from mailpanel.domains.models import DkimKey, SendingDomain, SmtpUser
 from mailpanel.inbound.models import InboundMessage
@@ -75,6 +76,7 @@ def build_estate(user: User, tag: str, secret: str) -> Estate:
     _accounts(user, tag, secret)
     _servers_dns(user, tag, server, domain, credential, job)
     _assistant(user, tag, credential)
+    _billing(user, tag)
     record_event(user, "server.added", server, actor=user, message=f"added by {tag}")
     record_event(user, "account.signed_in", None, message=f"signed in {tag}")
     DataExport.objects.create(owner=user, state="failed")
@@ -185,3 +187,27 @@ def _assistant(user: User, tag: str, credential: Credential) -> None:
     )
     Draft.objects.create(owner=user, kind="body", state="done", subject=f"subject {tag}")
     AssistantUsage.objects.create(owner=user, requests=3)
+
+
+def _billing(user: User, tag: str) -> None:
+    account = BillingAccount.objects.create(
+        owner=user,
+        name=f"Billing {tag}",
+        email=user.email,
+        country="DE",
+        customer_id=f"cus_{tag}",
+        subscription_id=f"sub_{tag}",
+        plan="pro",
+        status="active",
+        card_brand="visa",
+        card_last4="4242",
+    )
+    WebhookEvent.objects.create(event_id=f"evt_{tag}", type="invoice.paid", account=account)
+    InvoiceRecord.objects.create(
+        invoice_id=f"in_{tag}",
+        owner=user,
+        amount_paid=900,
+        currency="eur",
+        issued_at=timezone.now(),
+        name=account.name,
+    )

@@ -55,6 +55,8 @@ def test_the_periods_the_policy_states_are_the_ones_the_purge_enforces() -> None
         ("ended_sessions", "Ended sessions: {d} days"),
         ("application_logs", "removed: {d} days"),
         ("exports", "deleted after {d} days"),
+        ("billing_events", "about your subscription: {d} days"),
+        ("invoices", "made out to: {d} days"),
     ]:
         flat = " ".join(policy.split())
         assert phrase.format(d=days[key]) in flat, key

@@ -8,8 +8,9 @@ SUMMARY = (
     "Says what the panel does today: one export a day (keys only in an encrypted copy), "
     "pausing processing, deletion that destroys your secrets at once, the retention period "
     "of each kind of data, data requests answered within 30 days, reports of a minor's "
-    "account, support conversations, and consent to international transfers (NVIDIA in the "
-    "USA for the assistant). It no longer mentions payments: the panel takes none today."
+    "account, support conversations, subscriptions paid through Stripe (which receives your "
+    "billing contact only; invoices kept as tax law requires), and consent to international "
+    "transfers (NVIDIA and Stripe in the USA)."
 )
 
 

@@ -1,0 +1,131 @@
+"""The panel's copy of a subscription follows the processor's: always from an object just
+fetched from its API, never from the copy an event carried (events arrive late, twice and
+out of order; the current object is the truth)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+
+from mailpanel.billing import client
+from mailpanel.billing.models import BillingAccount, InvoiceRecord, Status
+from mailpanel.billing.plans import FREE, plan_for_price
+
+log = structlog.get_logger(__name__)
+ENDED = (Status.CANCELED, Status.INCOMPLETE_EXPIRED)
+
+
+def from_timestamp(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(value), tz=UTC) if value else None
+
+
+def _items(sub: dict[str, Any]) -> list[dict[str, Any]]:
+    items = sub.get("items") or {}
+    data: list[dict[str, Any]] = items.get("data") or []
+    return data
+
+
+def price_of(sub: dict[str, Any]) -> str:
+    """The subscription's price id (its plan id on processors that still speak of plans)."""
+    for item in _items(sub):
+        for key in ("price", "plan"):
+            found = item.get(key)
+            if isinstance(found, dict) and found.get("id"):
+                return str(found["id"])
+            if isinstance(found, str) and found:
+                return found
+    return ""
+
+
+def period_end(sub: dict[str, Any]) -> datetime | None:
+    """At the top (older API versions) or on each item (newer ones)."""
+    if sub.get("current_period_end"):
+        return from_timestamp(sub["current_period_end"])
+    ends = [item["current_period_end"] for item in _items(sub) if item.get("current_period_end")]
+    return from_timestamp(max(ends)) if ends else None
+
+
+def apply_subscription(account: BillingAccount, sub: dict[str, Any]) -> bool:
+    """Copy a freshly fetched subscription onto the account (locked by the caller);
+    whether it was taken (news of an older subscription that ended is not)."""
+    status = str(sub.get("status") or "")
+    if status not in Status.values:
+        log.warning("unknown subscription status", status=status)
+        return False
+    current = account.subscription_id
+    if current and sub["id"] != current and status in ENDED and account.status not in ENDED:
+        log.info("news of an earlier subscription ignored", account=str(account.pk))
+        return False
+    was_past_due = account.status == Status.PAST_DUE
+    account.subscription_id = str(sub["id"])
+    account.status = status
+    account.plan = FREE if status in ENDED else (plan_for_price(price_of(sub)) or account.plan)
+    account.current_period_end = period_end(sub)
+    account.cancel_at_period_end = bool(sub.get("cancel_at_period_end"))
+    if status == Status.PAST_DUE and not was_past_due:
+        account.past_due_since = timezone.now()
+        account.past_due_notice_sent_at = None
+        transaction.on_commit(partial(_tell_past_due, account.pk))
+    elif status != Status.PAST_DUE:
+        account.past_due_since = account.past_due_notice_sent_at = None
+    _copy_card(account, sub)
+    account.synced_at = timezone.now()
+    account.save()
+    log.info("subscription synced", account=str(account.pk), status=status, plan=account.plan)
+    return True
+
+
+def _copy_card(account: BillingAccount, sub: dict[str, Any]) -> None:
+    """The default card's display data (brand, last 4, expiry): nothing else of a card."""
+    method = sub.get("default_payment_method")
+    if isinstance(method, dict):
+        method = method.get("id")
+    if not method and account.customer_id:
+        customer = client.retrieve_customer(account.customer_id)
+        method = (customer.get("invoice_settings") or {}).get("default_payment_method")
+        if isinstance(method, dict):
+            method = method.get("id")
+    if not method:
+        return
+    card = client.retrieve_payment_method(str(method)).get("card") or {}
+    account.card_brand = str(card.get("brand") or "")[:32]
+    account.card_last4 = str(card.get("last4") or "")[-4:]
+    account.card_exp_month = card.get("exp_month") or None
+    account.card_exp_year = card.get("exp_year") or None
+
+
+def refresh_subscription(account: BillingAccount, subscription_id: str) -> bool:
+    return apply_subscription(account, client.retrieve_subscription(subscription_id))
+
+
+def record_invoice(account: BillingAccount, invoice: dict[str, Any]) -> InvoiceRecord | None:
+    """A paid invoice, kept with the billing contact of its day (tax law)."""
+    if invoice.get("status") != "paid":
+        return None
+    record, _ = InvoiceRecord.objects.update_or_create(
+        invoice_id=str(invoice["id"]),
+        defaults={
+            "owner": account.owner,
+            "number": str(invoice.get("number") or "")[:64],
+            "amount_paid": int(invoice.get("amount_paid") or 0),
+            "currency": str(invoice.get("currency") or "")[:3],
+            "issued_at": from_timestamp(invoice.get("created")) or timezone.now(),
+            "name": account.name,
+            "email": account.email,
+            "company": account.company,
+            "country": account.country,
+            "vat_id": account.vat_id,
+        },
+    )
+    return record
+
+
+def _tell_past_due(account_pk: Any) -> None:
+    from mailpanel.billing.notices import send_past_due_notice
+
+    send_past_due_notice(account_pk)

@@ -1,0 +1,39 @@
+"""Huey glue: every hour, subscriptions whose period ended are fetched again (a webhook
+lost on the way is caught here; the processor stays the truth)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from mailpanel.billing.client import ProcessorError
+from mailpanel.billing.models import BillingAccount, Status
+from mailpanel.billing.plans import billing_enabled
+from mailpanel.billing.sync import refresh_subscription
+
+
+def resync_ended_periods() -> int:
+    """How many accounts were fetched again."""
+    if not billing_enabled():
+        return 0
+    due = BillingAccount.objects.filter(
+        current_period_end__lt=timezone.now(),
+        status__in=(Status.ACTIVE, Status.TRIALING, Status.PAST_DUE),
+    ).exclude(subscription_id="")
+    done = 0
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            account = BillingAccount.objects.select_for_update().get(pk=pk)
+            try:
+                refresh_subscription(account, account.subscription_id)
+            except ProcessorError:
+                continue
+        done += 1
+    return done
+
+
+@db_periodic_task(crontab(minute="41"))  # type: ignore[untyped-decorator]
+def resync_billing_task() -> None:
+    resync_ended_periods()
