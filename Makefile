@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/mailpanel
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: run test lint types test-sqlite test-postgres system-deps lab-up lab-down bench-fleet bench-dns bench-onboard bench-assistant bench-privacy bench-notices clean
+.PHONY: run test lint types test-sqlite test-postgres system-deps lab-up lab-down bench-fleet bench-dns bench-onboard bench-assistant bench-privacy bench-notices bench-billing clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ bench-privacy: $(STAMP)
 # No lab and no root: SQLite, the lab SMTP receiver and DNS server as processes on 127.0.0.1.
 bench-notices: $(STAMP)
 	$(BIN)/python -m bench.notices
+
+# No lab container and no root: SQLite, the lab's processor (localstripe) and the panel's
+# web server as processes on 127.0.0.1.
+bench-billing: $(STAMP)
+	$(BIN)/python -m bench.billing
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -8,6 +8,7 @@ sentence for the user. Nothing but the billing contact is ever sent about a user
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import stripe
@@ -36,13 +37,23 @@ class ProcessorRefused(ProcessorError):
 def client() -> stripe.StripeClient:
     if not settings.STRIPE_SECRET_KEY:
         raise ProcessorRefused("Billing is off on this panel.")
-    return stripe.StripeClient(
+    return _client(
         settings.STRIPE_SECRET_KEY,
-        base_addresses={"api": settings.STRIPE_API_BASE},
-        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-        http_client=stripe.HTTPXClient(
-            timeout=settings.STRIPE_TIMEOUT_SECONDS, allow_sync_methods=True
-        ),
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+        settings.STRIPE_TIMEOUT_SECONDS,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _client(key: str, base: str, retries: int, timeout: int) -> stripe.StripeClient:
+    """One client (and its connection pool, thread-safe) per configuration: building one
+    costs more than the call it makes."""
+    return stripe.StripeClient(
+        key,
+        base_addresses={"api": base},
+        max_network_retries=retries,
+        http_client=stripe.HTTPXClient(timeout=timeout, allow_sync_methods=True),
     )
 
 

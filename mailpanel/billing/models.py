@@ -42,6 +42,7 @@ class BillingAccount(models.Model):
     customer_id = models.CharField(max_length=255, blank=True, db_index=True)
     # The subscription, as last fetched from the processor.
     subscription_id = models.CharField(max_length=255, blank=True)
+    subscription_started_at = models.DateTimeField(null=True, blank=True)  # its "created"
     plan = models.CharField(max_length=32, default="free")
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.NONE)
     current_period_end = models.DateTimeField(null=True, blank=True)

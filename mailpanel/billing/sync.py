@@ -50,19 +50,22 @@ def period_end(sub: dict[str, Any]) -> datetime | None:
     return from_timestamp(max(ends)) if ends else None
 
 
-def apply_subscription(account: BillingAccount, sub: dict[str, Any]) -> bool:
-    """Copy a freshly fetched subscription onto the account (locked by the caller);
-    whether it was taken (news of an older subscription that ended is not)."""
+def apply_subscription(
+    account: BillingAccount, sub: dict[str, Any], card: dict[str, Any] | None = None
+) -> bool:
+    """Copy a freshly fetched subscription (and the default card's display data, when it
+    was fetched) onto the account, locked by the caller; whether it was taken. News of an
+    older subscription than the account's (by when it was made) is not."""
     status = str(sub.get("status") or "")
     if status not in Status.values:
         log.warning("unknown subscription status", status=status)
         return False
-    current = account.subscription_id
-    if current and sub["id"] != current and status in ENDED and account.status not in ENDED:
+    if _older(account, sub, status):
         log.info("news of an earlier subscription ignored", account=str(account.pk))
         return False
     was_past_due = account.status == Status.PAST_DUE
     account.subscription_id = str(sub["id"])
+    account.subscription_started_at = from_timestamp(sub.get("created"))
     account.status = status
     account.plan = FREE if status in ENDED else (plan_for_price(price_of(sub)) or account.plan)
     account.current_period_end = period_end(sub)
@@ -73,34 +76,43 @@ def apply_subscription(account: BillingAccount, sub: dict[str, Any]) -> bool:
         transaction.on_commit(partial(_tell_past_due, account.pk))
     elif status != Status.PAST_DUE:
         account.past_due_since = account.past_due_notice_sent_at = None
-    _copy_card(account, sub)
+    if card is not None:
+        copy_card(account, card)
     account.synced_at = timezone.now()
     account.save()
     log.info("subscription synced", account=str(account.pk), status=status, plan=account.plan)
     return True
 
 
-def _copy_card(account: BillingAccount, sub: dict[str, Any]) -> None:
-    """The default card's display data (brand, last 4, expiry): nothing else of a card."""
-    method = sub.get("default_payment_method")
+def _older(account: BillingAccount, sub: dict[str, Any], status: str) -> bool:
+    if not account.subscription_id or sub["id"] == account.subscription_id:
+        return False
+    started, current = from_timestamp(sub.get("created")), account.subscription_started_at
+    if started is None or current is None:
+        return status in ENDED and account.status not in ENDED
+    if started != current:
+        return started < current
+    return status in ENDED and account.status not in ENDED  # the same second: the live one
+
+
+def card_of(customer_id: str) -> dict[str, Any]:
+    """The display data of the customer's default card ({} when it has none)."""
+    customer = client.retrieve_customer(customer_id)
+    method = (customer.get("invoice_settings") or {}).get("default_payment_method")
     if isinstance(method, dict):
         method = method.get("id")
-    if not method and account.customer_id:
-        customer = client.retrieve_customer(account.customer_id)
-        method = (customer.get("invoice_settings") or {}).get("default_payment_method")
-        if isinstance(method, dict):
-            method = method.get("id")
     if not method:
-        return
-    card = client.retrieve_payment_method(str(method)).get("card") or {}
+        return {}
+    card: dict[str, Any] = client.retrieve_payment_method(str(method)).get("card") or {}
+    return card
+
+
+def copy_card(account: BillingAccount, card: dict[str, Any]) -> None:
+    """Brand, last 4, expiry: nothing else of a card is kept."""
     account.card_brand = str(card.get("brand") or "")[:32]
     account.card_last4 = str(card.get("last4") or "")[-4:]
     account.card_exp_month = card.get("exp_month") or None
     account.card_exp_year = card.get("exp_year") or None
-
-
-def refresh_subscription(account: BillingAccount, subscription_id: str) -> bool:
-    return apply_subscription(account, client.retrieve_subscription(subscription_id))
 
 
 def record_invoice(account: BillingAccount, invoice: dict[str, Any]) -> InvoiceRecord | None:

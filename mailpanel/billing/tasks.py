@@ -8,10 +8,10 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from mailpanel.billing.client import ProcessorError
+from mailpanel.billing import client
 from mailpanel.billing.models import BillingAccount, Status
 from mailpanel.billing.plans import billing_enabled
-from mailpanel.billing.sync import refresh_subscription
+from mailpanel.billing.sync import apply_subscription
 
 
 def resync_ended_periods() -> int:
@@ -23,13 +23,14 @@ def resync_ended_periods() -> int:
         status__in=(Status.ACTIVE, Status.TRIALING, Status.PAST_DUE),
     ).exclude(subscription_id="")
     done = 0
-    for pk in due.values_list("pk", flat=True):
+    for pk, subscription_id in due.values_list("pk", "subscription_id"):
+        try:
+            current = client.retrieve_subscription(subscription_id)  # outside the lock
+        except client.ProcessorError:
+            continue
         with transaction.atomic():
             account = BillingAccount.objects.select_for_update().get(pk=pk)
-            try:
-                refresh_subscription(account, account.subscription_id)
-            except ProcessorError:
-                continue
+            apply_subscription(account, current)
         done += 1
     return done
 

@@ -2,10 +2,14 @@
 
 ``receive`` is what ``POST /billing/stripe/webhook`` does. The ``Stripe-Signature`` is
 checked by the SDK (HMAC-SHA256 over ``<timestamp>.<body>`` with the endpoint's secret,
-compared in constant time, the timestamp within STRIPE_WEBHOOK_TOLERANCE_SECONDS). The
-event id is stored in the same transaction as its effect, so a replay, or the same event
-delivered twice at once, changes nothing; an effect that fails (the processor could not be
-asked) rolls back with the id and answers 503, and the processor delivers it again.
+compared in constant time, the timestamp within STRIPE_WEBHOOK_TOLERANCE_SECONDS).
+
+Two steps. First the current objects are fetched from the processor, outside any
+transaction (an event's own copy may be stale: events come late, twice, out of order).
+Then one short transaction stores the event id and applies what was fetched to the locked
+account, so a replay, or the same event delivered twice at once, changes nothing. When
+the processor cannot be asked, or the database is busy, the answer is 503 with nothing
+stored, and the processor delivers the event again.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from mailpanel.billing import client, sync
 from mailpanel.billing.models import BillingAccount, WebhookEvent
@@ -31,6 +35,19 @@ log = structlog.get_logger(__name__)
 class Outcome:
     status: int
     text: str
+
+
+@dataclass
+class Fetched:
+    """What an event is about, as the processor says now (step one, no database write)."""
+
+    customer: str
+    account_id: str = ""
+    subscription: dict[str, Any] | None = None
+    invoice: dict[str, Any] | None = None
+    card: dict[str, Any] | None = None  # display data, when the event may have changed it
+    note: str = ""  # the result when there is nothing to apply
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def receive(payload: bytes, signature: str) -> Outcome:
@@ -54,17 +71,23 @@ def receive(payload: bytes, signature: str) -> Outcome:
         log.warning("webhook refused", reason="not an event")
         return Outcome(400, "malformed event")
     event_id, kind = str(data["id"])[:255], str(data.get("type") or "")[:100]
-    handler = HANDLERS.get(kind)
-    if handler is None:
+    fetch = HANDLERS.get(kind)
+    if fetch is None:
         log.info("webhook ignored", event_id=event_id, type=kind)
         return Outcome(200, "ignored")
+    if WebhookEvent.objects.filter(event_id=event_id).exists():
+        log.info("webhook replayed", event_id=event_id, type=kind)
+        return Outcome(200, "already applied")
     try:
-        return _apply_once(event_id, kind, obj, handler)
+        return _apply_once(event_id, kind, obj, fetch(obj))
     except client.ProcessorError:
         return Outcome(503, "the processor could not be asked; deliver again")
+    except OperationalError as exc:  # e.g. SQLite's write lock waited out: deliver again
+        log.warning("webhook deferred", event_id=event_id, error=type(exc).__name__)
+        return Outcome(503, "busy; deliver again")
 
 
-def _apply_once(event_id: str, kind: str, obj: dict[str, Any], handler: Handler) -> Outcome:
+def _apply_once(event_id: str, kind: str, obj: dict[str, Any], fetched: Fetched) -> Outcome:
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -74,14 +97,27 @@ def _apply_once(event_id: str, kind: str, obj: dict[str, Any], handler: Handler)
         except IntegrityError:
             log.info("webhook replayed", event_id=event_id, type=kind)
             return Outcome(200, "already applied")
-        account, result = handler(obj)
+        account = _locked(fetched.customer, fetched.account_id)
+        result = _apply(account, fetched) if account else "no account for this customer"
         stored.account, stored.result = account, result[:200]
         stored.save(update_fields=["account", "result"])
     log.info("webhook applied", event_id=event_id, type=kind, result=result)
     return Outcome(200, result)
 
 
-Handler = Callable[[dict[str, Any]], tuple[BillingAccount | None, str]]
+def _apply(account: BillingAccount, fetched: Fetched) -> str:
+    if fetched.invoice is not None and sync.record_invoice(account, fetched.invoice):
+        fetched.note = "invoice recorded"
+    if fetched.subscription is None:
+        if fetched.card is not None:
+            sync.copy_card(account, fetched.card)
+            account.save()
+            return "card updated"
+        return fetched.note or "nothing to apply"
+    taken = sync.apply_subscription(account, fetched.subscription, fetched.card)
+    if not taken:
+        return "older subscription"
+    return fetched.note or f"subscription {account.status}"
 
 
 def _locked(customer_id: str = "", account_id: str = "") -> BillingAccount | None:
@@ -93,61 +129,73 @@ def _locked(customer_id: str = "", account_id: str = "") -> BillingAccount | Non
     return accounts.filter(customer_id=customer_id).first() if customer_id else None
 
 
-def _customer(obj: dict[str, Any]) -> str:
-    customer = obj.get("customer")
-    if isinstance(customer, dict):
-        customer = customer.get("id")
-    return str(customer or "")
+# --- step one: what each event is about, fetched ---------------------------------------
 
 
-def _checkout_completed(obj: dict[str, Any]) -> tuple[BillingAccount | None, str]:
-    session = client.retrieve_checkout_session(str(obj["id"]))
-    reference = str(session.get("client_reference_id") or "")
-    account = _locked(_customer(session), _uuid_or_empty(reference))
-    if account is None:
-        return None, "no account for this customer"
-    subscription = session.get("subscription")
-    if isinstance(subscription, dict):
-        subscription = subscription.get("id")
+Fetch = Callable[[dict[str, Any]], Fetched]
+
+
+def _id(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return str(value or "")
+
+
+def _card_if_needed(customer: str, always: bool) -> dict[str, Any] | None:
+    """The card's display data when this event may have changed it, or the account shows
+    none yet; otherwise None (two calls to the processor saved)."""
+    if not customer:
+        return None
+    known = BillingAccount.objects.filter(customer_id=customer).exclude(card_last4="").exists()
+    return sync.card_of(customer) if always or not known else None
+
+
+def _checkout_completed(obj: dict[str, Any]) -> Fetched:
+    session = client.retrieve_checkout_session(_id(obj))
+    customer, reference = (
+        _id(session.get("customer")),
+        str(session.get("client_reference_id") or ""),
+    )
+    fetched = Fetched(customer, _uuid_or_empty(reference))
+    subscription = _id(session.get("subscription"))
     if session.get("status") != "complete" or not subscription:
-        return account, "checkout not complete"
-    taken = sync.refresh_subscription(account, str(subscription))
-    return account, f"subscription {account.status}" if taken else "older subscription"
+        fetched.note = "checkout not complete"
+        return fetched
+    fetched.subscription = client.retrieve_subscription(subscription)
+    fetched.card = _card_if_needed(customer, always=True)
+    return fetched
 
 
-def _subscription_changed(obj: dict[str, Any]) -> tuple[BillingAccount | None, str]:
-    account = _locked(_customer(obj))
-    if account is None:
-        return None, "no account for this customer"
+def _subscription_changed(obj: dict[str, Any]) -> Fetched:
+    customer = _id(obj.get("customer"))
     try:
-        current = client.retrieve_subscription(str(obj["id"]))
+        current = client.retrieve_subscription(_id(obj))
     except client.ProcessorRefused:
         current = obj  # gone at the processor (deleted): the event's copy is all there is
-    taken = sync.apply_subscription(account, current)
-    return account, f"subscription {account.status}" if taken else "older subscription"
+    return Fetched(customer, subscription=current, card=_card_if_needed(customer, False))
 
 
-def _invoice_paid(obj: dict[str, Any]) -> tuple[BillingAccount | None, str]:
-    account = _locked(_customer(obj))
-    if account is None:
-        return None, "no account for this customer"
-    invoice = client.retrieve_invoice(str(obj["id"]))
-    record = sync.record_invoice(account, invoice)
-    subscription = invoice.get("subscription")
+def _invoice(obj: dict[str, Any], paid: bool) -> Fetched:
+    customer = _id(obj.get("customer"))
+    invoice = client.retrieve_invoice(_id(obj))
+    subscription = _id(invoice.get("subscription"))
+    if not subscription:  # the panel's own record of it
+        known = BillingAccount.objects.filter(customer_id=customer).exclude(subscription_id="")
+        subscription = str(known.values_list("subscription_id", flat=True).first() or "")
+    fetched = Fetched(customer, invoice=invoice if paid else None)
+    fetched.note = "" if paid else "payment failed"
     if subscription:
-        sync.refresh_subscription(account, str(subscription))
-    return account, "invoice recorded" if record else f"invoice {invoice.get('status')}"
+        fetched.subscription = client.retrieve_subscription(subscription)
+    fetched.card = _card_if_needed(customer, always=False)
+    if not paid and fetched.subscription is not None:
+        fetched.note = f"payment failed; subscription {fetched.subscription.get('status')}"
+    return fetched
 
 
-def _invoice_failed(obj: dict[str, Any]) -> tuple[BillingAccount | None, str]:
-    account = _locked(_customer(obj))
-    if account is None:
-        return None, "no account for this customer"
-    invoice = client.retrieve_invoice(str(obj["id"]))
-    subscription = invoice.get("subscription") or account.subscription_id
-    if subscription:
-        sync.refresh_subscription(account, str(subscription))
-    return account, f"payment failed; subscription {account.status}"
+def _customer_updated(obj: dict[str, Any]) -> Fetched:
+    """A new default card (the portal): its display data."""
+    customer = _id(obj)
+    return Fetched(customer, card=sync.card_of(customer))
 
 
 def _uuid_or_empty(value: str) -> str:
@@ -157,12 +205,13 @@ def _uuid_or_empty(value: str) -> str:
         return ""
 
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[str, Fetch] = {
     "checkout.session.completed": _checkout_completed,
     "customer.subscription.created": _subscription_changed,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
-    "invoice.paid": _invoice_paid,
-    "invoice.payment_succeeded": _invoice_paid,
-    "invoice.payment_failed": _invoice_failed,
+    "customer.updated": _customer_updated,
+    "invoice.paid": lambda obj: _invoice(obj, paid=True),
+    "invoice.payment_succeeded": lambda obj: _invoice(obj, paid=True),
+    "invoice.payment_failed": lambda obj: _invoice(obj, paid=False),
 }

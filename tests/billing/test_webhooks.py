@@ -172,3 +172,29 @@ def test_the_subscription_state_follows_the_processor_through_cancel(
     assert account.plan == "free"
     wait_until(lambda: processor.delivered() != [], what="deliveries")
     assert all(status == 200 for _, status in processor.delivered())
+
+
+def test_late_news_of_an_earlier_subscription_does_not_overwrite_the_newer_one(
+    processor: Processor, user: User, owner_client: Client
+) -> None:
+    processor.lab.forget_webhooks()  # two subscriptions come and go; the events wait
+    subscribe(owner_client)
+    [first] = processor.sdk.v1.subscriptions.list().data
+    processor.sdk.v1.subscriptions.cancel(first.id)
+    time.sleep(1.1)  # "created" counts in seconds
+    subscribe(owner_client)
+    second = next(s for s in processor.sdk.v1.subscriptions.list({"status": "all"}).data
+                  if s.id != first.id)  # fmt: skip
+    processor.sdk.v1.subscriptions.cancel(second.id)
+    processor.lab.register_webhook(processor.webhook_url, WEBHOOK_SECRET)
+    completed = processor.event_ids("checkout.session.completed")
+    deleted = processor.event_ids("customer.subscription.deleted")
+    assert len(completed) == len(deleted) == 2
+
+    for event in [deleted[1], completed[1], completed[0], deleted[0]]:  # the first one last
+        assert [d["status"] for d in processor.lab.resend(event)] == [200]
+
+    account = account_of(user)
+    assert (account.subscription_id, account.status) == (second.id, "canceled")
+    results = dict(WebhookEvent.objects.values_list("event_id", "result"))
+    assert results[completed[0]] == results[deleted[0]] == "older subscription"
