@@ -27,6 +27,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mailpanel manage makemigrations --check --dry-run
 
 types: $(STAMP)
 	$(BIN)/mypy

@@ -272,6 +272,8 @@ class EventHub:
         self._thread.start()
 
     def register(self, url: str, secret: str, events: Iterable[str] | None = None) -> Webhook:
+        """A new endpoint, sent the events made from now on (as at Stripe): the deliveries
+        of earlier ones finish first."""
         if not secret:
             raise StripeError(400, "secret is required", param="secret")
         hook = Webhook(
@@ -280,6 +282,7 @@ class EventHub:
             secret,
             None if events is None else frozenset(events),
         )
+        self._queue.join()
         with self._lock:
             self.webhooks[hook.id] = hook
         return hook

@@ -15,6 +15,9 @@ from mailpanel.billing import client, sync
 from mailpanel.billing.models import BillingAccount, Status
 from mailpanel.billing.plans import PAID_STATES, billing_enabled, plans
 
+# A subscription in these states is still the user's: a second one is never started.
+LIVE_STATES = (*PAID_STATES, Status.PAST_DUE, Status.UNPAID)
+
 log = structlog.get_logger(__name__)
 CONTACT_FIELDS = ("name", "email", "company", "country", "vat_id")
 
@@ -62,9 +65,10 @@ def start_checkout(owner: User, plan_key: str, contact: dict[str, str]) -> str:
     if chosen is None or not chosen.price:
         raise CheckoutRefused("Choose one of the plans shown.")
     existing = BillingAccount.objects.filter(owner=owner).first()
-    if existing is not None and existing.status in PAID_STATES:
+    if existing is not None and existing.status in LIVE_STATES:
         raise CheckoutRefused(
-            "You have a subscription already: change plans or cancel under Manage billing."
+            "You have a subscription already: change plans, update the payment method or "
+            "cancel under Manage billing."
         )
     account = save_contact(owner, contact)
     base = settings.PUBLIC_URL.rstrip("/") + reverse("billing")

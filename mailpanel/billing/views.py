@@ -57,6 +57,7 @@ def _page(
         "invoices": invoices,
         "invoices_error": invoices_error,
         "checkout": request.GET.get("checkout", ""),
+        "can_subscribe": account is None or account.status not in checkout.LIVE_STATES,
     }
     response = render(request, "billing/billing.html", context, status=status)
     # The page's two forms end on the processor's hosted pages (a redirect after POST is

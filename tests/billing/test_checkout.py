@@ -136,9 +136,11 @@ def test_bad_contact_fields_are_refused_before_the_processor_is_asked(
 def test_a_user_with_a_subscription_cannot_start_a_second(
     subscribed: BillingAccount, owner_client: Client, processor: Processor
 ) -> None:
-    response = owner_client.post(reverse("billing_subscribe"), {"plan": "business", **CONTACT})
-    assert response.status_code == 409
-    assert b"You have a subscription already" in response.content
+    for status in (Status.ACTIVE, Status.PAST_DUE, Status.UNPAID):
+        BillingAccount.objects.filter(pk=subscribed.pk).update(status=status)
+        response = owner_client.post(reverse("billing_subscribe"), {"plan": "business", **CONTACT})
+        assert response.status_code == 409, status
+        assert b"You have a subscription already" in response.content
     assert len(checkout_sessions(processor)) == 1
 
 

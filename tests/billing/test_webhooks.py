@@ -15,7 +15,9 @@ from django.urls import reverse
 
 from mailpanel.accounts.models import User
 from mailpanel.billing.models import BillingAccount, Status, WebhookEvent
+from mailpanel.billing.plans import allowance
 from tests.billing.conftest import (
+    BUSINESS,
     WEBHOOK_SECRET,
     Processor,
     account_of,
@@ -198,3 +200,16 @@ def test_late_news_of_an_earlier_subscription_does_not_overwrite_the_newer_one(
     assert (account.subscription_id, account.status) == (second.id, "canceled")
     results = dict(WebhookEvent.objects.values_list("event_id", "result"))
     assert results[completed[0]] == results[deleted[0]] == "older subscription"
+
+
+def test_a_plan_change_at_the_processor_changes_the_plan_and_its_limits(
+    active: BillingAccount, processor: Processor, user: User
+) -> None:
+    sub = processor.subscription(active.subscription_id)
+    item = sub["items"]["data"][0]["id"]
+    processor.sdk.v1.subscriptions.update(
+        active.subscription_id, {"items": [{"id": item, "price": BUSINESS}]}
+    )
+    wait_until(lambda: account_of(user).plan == "business", what="the Business plan")
+    assert allowance(user).limit("servers") is None
+    assert all(status == 200 for _, status in processor.delivered())
