@@ -116,6 +116,31 @@ def allowance_of(account: BillingAccount | None, now: datetime | None = None) ->
     return Allowance(plan=plan(FREE))  # never paid (incomplete), ended, or none
 
 
+@dataclass(frozen=True)
+class Room:
+    """How many of a resource the plan allows and the owner has, for the add pages."""
+
+    plan: str
+    noun: str
+    limit: int
+    have: int
+    read_only: bool
+
+    @property
+    def full(self) -> bool:
+        return self.read_only or self.have >= self.limit
+
+
+def room(owner: User, resource: str, have: int) -> Room | None:
+    """None when there is no limit (billing off, or a plan without one)."""
+    granted = allowance(owner)
+    limit = granted.limit(resource)
+    if limit is None or granted.plan is None:
+        return None
+    one, many = NOUNS[resource]
+    return Room(granted.plan.name, one if limit == 1 else many, limit, have, granted.read_only)
+
+
 class PlanLimitReached(Exception):
     """What the owner's plan does not allow; the text is for them, with where to upgrade."""
 

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from mailpanel.billing.plans import DOMAINS, room
 from mailpanel.domains import actions, claims
 from mailpanel.domains.forms import DomainForm, DomainPolicyForm, SmtpUserForm
 from mailpanel.domains.models import SendingDomain, SmtpUser
@@ -48,7 +49,9 @@ def domain_add(request: AuthedRequest) -> HttpResponse:
         else:
             messages.success(request, added_message(domain, job is not None))
             return redirect("domain_detail", domain_id=domain.pk)
-    return render(request, "domains/add.html", {"form": form}, status=400 if form.errors else 200)
+    have = SendingDomain.objects.filter(owner=request.user).count()
+    context = {"form": form, "room": room(request.user, DOMAINS, have)}
+    return render(request, "domains/add.html", context, status=400 if form.errors else 200)
 
 
 def added_message(domain: SendingDomain, verified: bool) -> str:

@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from mailpanel.billing.plans import SERVERS, room
 from mailpanel.http import AuthedRequest
 from mailpanel.jobs.models import Job
 from mailpanel.listing import Sort, list_page
@@ -50,7 +51,9 @@ def server_add(request: AuthedRequest) -> HttpResponse:
         server = actions.add_server(request.user, **form.cleaned_data)
         fetch_host_key(request, server)
         return redirect("server_host_key", server_id=server.pk)
-    return render(request, "servers/add.html", {"form": form})
+    have = Server.objects.filter(owner=request.user).count()
+    context = {"form": form, "room": room(request.user, SERVERS, have)}
+    return render(request, "servers/add.html", context)
 
 
 def fetch_host_key(request: AuthedRequest, server: Server) -> None:

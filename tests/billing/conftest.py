@@ -82,7 +82,7 @@ class Processor:
     def event_ids(self, kind: str) -> list[str]:
         return [e["id"] for e in self.lab.events() if e["type"] == kind]
 
-    def delivered(self, timeout: float = 10.0) -> list[tuple[str, int | None]]:
+    def delivered(self, timeout: float = 30.0) -> list[tuple[str, int | None]]:
         """(event type, the panel's answer) of every delivery, in order, once every event
         sent so far has been delivered."""
 
@@ -117,7 +117,7 @@ def pay(checkout_url: str, number: str = GOOD) -> httpx.Response:
         return browser.post(checkout_url, data=card(number))
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 10.0, what: str = "it") -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 30.0, what: str = "it") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -129,7 +129,7 @@ def account_of(user: User) -> BillingAccount:
     return BillingAccount.objects.get(owner=user)
 
 
-def wait_for_status(user: User, status: str, timeout: float = 10.0) -> BillingAccount:
+def wait_for_status(user: User, status: str, timeout: float = 30.0) -> BillingAccount:
     def reached() -> bool:
         found = BillingAccount.objects.filter(owner=user).first()
         return found is not None and found.status == status

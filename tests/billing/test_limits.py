@@ -67,6 +67,7 @@ def test_billing_off_has_no_limits_and_the_account_page_says_so(
     for n in range(3):
         add_server(user, **server_fields(user, f"mx{n}"))
     assert allowance(user).plan is None
+    assert b"data-plan-room" not in owner_client.get(reverse("server_add")).content
     page = owner_client.get(reverse("account_profile"))
     assert b"data-billing-off" in page.content and b"no plans and no limits" in page.content
 
@@ -74,8 +75,12 @@ def test_billing_off_has_no_limits_and_the_account_page_says_so(
 def test_free_allows_one_server_and_the_second_is_refused_with_the_way_up(
     billing: None, user: User, owner_client: Client
 ) -> None:
+    page = owner_client.get(reverse("server_add")).content.decode()
+    assert "Your Free plan allows 1 server; you have 0." in page and "See the plans" not in page
     first = owner_client.post(reverse("server_add"), form(user, "mx1"))
     assert first.status_code == 302
+    page = owner_client.get(reverse("server_add")).content.decode()
+    assert "allows 1 server; you have 1." in page and "See the plans" in page
 
     second = owner_client.post(reverse("server_add"), form(user, "mx2"))
 
@@ -86,14 +91,18 @@ def test_free_allows_one_server_and_the_second_is_refused_with_the_way_up(
     assert list(Server.objects.filter(owner=user).values_list("name", flat=True)) == ["mx1"]
     with pytest.raises(PlanLimitReached):  # the action itself refuses, not only the page
         add_server(user, **server_fields(user, "mx3"))
-    page = owner_client.get(reverse("account_profile"))
-    assert b'data-account-plan="free"' in page.content
+    profile = owner_client.get(reverse("account_profile"))
+    assert b'data-account-plan="free"' in profile.content
 
 
 def test_free_allows_three_domains_and_no_fleet_runs(billing: None, user: User) -> None:
     server = add_server(user, **server_fields(user, "mx"))
     for n in range(3):
         add_domain(user, server, f"d{n}.example")
+    client = Client()
+    client.force_login(user)
+    page = client.get(reverse("domain_add")).content.decode()
+    assert "Your Free plan allows 3 sending domains; you have 3." in page
     with pytest.raises(PlanLimitReached, match="allows 3 sending domains, and you have 3"):
         add_domain(user, server, "d3.example")
     assert SendingDomain.objects.filter(owner=user).count() == 3
