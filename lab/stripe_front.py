@@ -96,7 +96,9 @@ class StripeError(Exception):
             error = json.loads(body)["error"]
             kind = "card_error" if status == 402 else error.get("type", "invalid_request_error")
             message = error.get("message") or "Bad request"
-            return cls(status, message, param=error.get("param"), code=error.get("code"), kind=kind)
+            # Stripe names a missing object "resource_missing"; localstripe names none.
+            code = error.get("code") or ("resource_missing" if status == 404 else None)
+            return cls(status, message, param=error.get("param"), code=code, kind=kind)
         if status in (404, 405):
             return cls(404, f"Unrecognized request URL ({what}).")
         message = f"localstripe failed on {what} (often: a parameter it does not support)"

@@ -437,6 +437,12 @@ BILLING_PLANS: dict[str, dict[str, Any]] = {
 }
 if PRODUCTION and STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
     raise ValueError("MAILPANEL_STRIPE_WEBHOOK_SECRET must be set when billing is on")
+_unpriced = [key for key, spec in BILLING_PLANS.items() if key != "free" and not spec["price"]]
+if STRIPE_SECRET_KEY and _unpriced:  # billing on with a plan nobody could buy
+    raise ValueError(
+        "billing is on (MAILPANEL_STRIPE_SECRET_KEY): set the Stripe Price of every paid "
+        "plan, " + ", ".join(f"MAILPANEL_STRIPE_PRICE_{key.upper()}" for key in _unpriced)
+    )
 
 # --- your data: retention, export, deletion ----------------------------------
 # How long each category is kept, in days (0: removed at the next purge). One table: the

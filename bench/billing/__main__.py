@@ -63,6 +63,7 @@ os.environ |= {
     "MAILPANEL_STRIPE_API_URL": f"http://{HOST}:{LAB_PORT}",
 }
 os.environ["MAILPANEL_STRIPE_PRICE_PRO"] = PLAN_ID
+os.environ["MAILPANEL_STRIPE_PRICE_BUSINESS"] = "bench-business-monthly"  # never sold here
 loopback_only()
 
 import django  # noqa: E402

@@ -3,6 +3,7 @@ billing contact and nothing else, and the server (never a form) picks the price.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -40,21 +41,30 @@ def contact_params(account: BillingAccount, *, creating: bool) -> dict[str, Any]
 
 
 def save_contact(owner: User, contact: dict[str, str]) -> BillingAccount:
-    """Store the contact and make or update the processor's Customer with it."""
+    """Store the contact and make or update the processor's Customer with it.
+
+    The account row stays locked while a customer is made (and the request carries an
+    idempotency key), so a double submit makes one customer, not two.
+    """
     with transaction.atomic():
         account, _ = BillingAccount.objects.select_for_update().get_or_create(
             owner=owner, defaults={k: contact.get(k, "") for k in CONTACT_FIELDS}
         )
         for key in CONTACT_FIELDS:
             setattr(account, key, contact.get(key, ""))
+        if not account.customer_id:
+            params = contact_params(account, creating=True)
+            customer = client.create_customer(params, idempotency_key=f"customer-{account.pk}")
+            account.customer_id = str(customer["id"])
+        elif not _contact_unchanged(account):
+            client.update_customer(account.customer_id, contact_params(account, creating=False))
         account.save()
-    if account.customer_id:
-        client.update_customer(account.customer_id, contact_params(account, creating=False))
-    else:
-        customer = client.create_customer(contact_params(account, creating=True))
-        BillingAccount.objects.filter(pk=account.pk).update(customer_id=str(customer["id"]))
-        account.customer_id = str(customer["id"])
     return account
+
+
+def _contact_unchanged(account: BillingAccount) -> bool:
+    stored = BillingAccount.objects.filter(pk=account.pk).values(*CONTACT_FIELDS).first()
+    return bool(stored == {k: getattr(account, k) for k in CONTACT_FIELDS})
 
 
 def start_checkout(owner: User, plan_key: str, contact: dict[str, str]) -> str:
@@ -105,13 +115,47 @@ def invoices(owner: User) -> list[dict[str, Any]]:
             {
                 "number": invoice.get("number") or invoice.get("id"),
                 "created": sync.from_timestamp(invoice.get("created")),
-                "amount": int(invoice.get("amount_due") or invoice.get("total") or 0),
+                "amount": money(
+                    int(invoice.get("amount_due") or invoice.get("total") or 0),
+                    str(invoice.get("currency") or ""),
+                ),
                 "currency": str(invoice.get("currency") or "").upper(),
                 "status": invoice.get("status") or "",
                 "url": _https_or_lab(invoice.get("hosted_invoice_url") or ""),
             }
         )
     return rows
+
+
+# Currencies the processor counts in whole units (no minor unit); every other in cents.
+ZERO_DECIMAL = frozenset(
+    {
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    }
+)
+
+
+def money(amount: int, currency: str) -> str:
+    """An amount in the currency's minor unit as people write it: 999 eur -> "9.99 EUR"."""
+    code = currency.upper()
+    if currency.lower() in ZERO_DECIMAL:
+        return f"{amount} {code}"
+    return f"{Decimal(amount) / 100:.2f} {code}"
 
 
 def _https_or_lab(url: str) -> str:
@@ -130,12 +174,22 @@ def subscription_to_cancel(owner: User) -> BillingAccount | None:
 
 
 def cancel_for_deletion(owner: User) -> bool:
-    """Account deletion: the subscription is canceled at the processor first; whether one
-    was. Raises ProcessorError when it cannot be (the deletion then waits)."""
-    account = subscription_to_cancel(owner)
-    if account is None:
+    """Account deletion: every live subscription of the customer is canceled at the
+    processor first (a second one a double checkout made too); whether one was. Raises
+    ProcessorError when it cannot be (the deletion then waits)."""
+    account = BillingAccount.objects.filter(owner=owner).exclude(customer_id="").first()
+    if account is None or not billing_enabled():
         return False
-    client.cancel_subscription(account.subscription_id)
-    BillingAccount.objects.filter(pk=account.pk).update(status=Status.CANCELED)
-    log.info("subscription canceled for deletion", account=str(account.pk))
-    return True
+    canceled = 0
+    for sub in client.list_subscriptions(account.customer_id):
+        if sub.get("status") in sync.ENDED:
+            continue
+        try:
+            client.cancel_subscription(str(sub["id"]))
+        except client.ProcessorRefused:
+            if client.retrieve_subscription(str(sub["id"])).get("status") not in sync.ENDED:
+                raise
+        canceled += 1
+    BillingAccount.objects.filter(pk=account.pk).update(status=Status.CANCELED, plan="free")
+    log.info("subscriptions canceled for deletion", account=str(account.pk), count=canceled)
+    return canceled > 0

@@ -31,7 +31,9 @@ class ProcessorUnavailable(ProcessorError):
 
 
 class ProcessorRefused(ProcessorError):
-    pass
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code  # the processor's error code, e.g. "resource_missing"
 
 
 def client() -> stripe.StripeClient:
@@ -69,7 +71,8 @@ def call(what: str, operation: Any, *args: Any, **kwargs: Any) -> Any:
         raise ProcessorUnavailable() from exc
     except stripe.StripeError as exc:
         log.warning("processor refused", call=what, status=exc.http_status, code=exc.code)
-        raise ProcessorRefused(exc.user_message or "The payment processor refused it.") from exc
+        message = exc.user_message or "The payment processor refused it."
+        raise ProcessorRefused(message, str(exc.code or "")) from exc
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
@@ -83,8 +86,11 @@ def as_dict(obj: Any) -> dict[str, Any]:
 # --- what the panel asks of the processor -------------------------------------------
 
 
-def create_customer(contact: dict[str, Any]) -> dict[str, Any]:
-    return as_dict(call("customers.create", client().v1.customers.create, params=contact))
+def create_customer(contact: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+    """One customer per key, however often asked (a double submit makes one)."""
+    create = client().v1.customers.create
+    options = {"idempotency_key": idempotency_key}
+    return as_dict(call("customers.create", create, params=contact, options=options))
 
 
 def update_customer(customer_id: str, contact: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +122,16 @@ def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
 def cancel_subscription(subscription_id: str) -> dict[str, Any]:
     cancel = client().v1.subscriptions.cancel
     return as_dict(call("subscriptions.cancel", cancel, subscription_id))
+
+
+def list_subscriptions(customer_id: str) -> list[dict[str, Any]]:
+    """Every subscription of the customer, ended ones too."""
+    found = call(
+        "subscriptions.list",
+        client().v1.subscriptions.list,
+        params={"customer": customer_id, "status": "all", "limit": 100},
+    )
+    return [as_dict(s) for s in found.data]
 
 
 def retrieve_invoice(invoice_id: str) -> dict[str, Any]:

@@ -51,18 +51,27 @@ def period_end(sub: dict[str, Any]) -> datetime | None:
 
 
 def apply_subscription(
-    account: BillingAccount, sub: dict[str, Any], card: dict[str, Any] | None = None
-) -> bool:
-    """Copy a freshly fetched subscription (and the default card's display data, when it
-    was fetched) onto the account, locked by the caller; whether it was taken. News of an
-    older subscription than the account's (by when it was made) is not."""
+    account: BillingAccount,
+    sub: dict[str, Any],
+    card: dict[str, Any] | None = None,
+    fetched_at: datetime | None = None,
+) -> str:
+    """Copy a subscription fetched at ``fetched_at`` (and the default card's display data,
+    when it was fetched) onto the account, locked by the caller; "" when it was taken,
+    else why not: news of an older subscription than the account's (by when it was made),
+    or a snapshot of the same one fetched before the one the account holds."""
     status = str(sub.get("status") or "")
+    fetched_at = fetched_at or timezone.now()
     if status not in Status.values:
         log.warning("unknown subscription status", status=status)
-        return False
+        return f"unknown status {status[:40]}"
     if _older(account, sub, status):
         log.info("news of an earlier subscription ignored", account=str(account.pk))
-        return False
+        return "older subscription"
+    same = sub["id"] == account.subscription_id
+    if same and account.synced_at is not None and fetched_at < account.synced_at:
+        log.info("an older snapshot ignored", account=str(account.pk))
+        return "older snapshot"
     was_past_due = account.status == Status.PAST_DUE
     account.subscription_id = str(sub["id"])
     account.subscription_started_at = from_timestamp(sub.get("created"))
@@ -78,10 +87,10 @@ def apply_subscription(
         account.past_due_since = account.past_due_notice_sent_at = None
     if card is not None:
         copy_card(account, card)
-    account.synced_at = timezone.now()
+    account.synced_at = fetched_at
     account.save()
     log.info("subscription synced", account=str(account.pk), status=status, plan=account.plan)
-    return True
+    return ""
 
 
 def _older(account: BillingAccount, sub: dict[str, Any], status: str) -> bool:

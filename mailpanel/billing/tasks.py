@@ -10,6 +10,7 @@ from huey.contrib.djhuey import db_periodic_task
 
 from mailpanel.billing import client
 from mailpanel.billing.models import BillingAccount, Status
+from mailpanel.billing.notices import send_past_due_notice
 from mailpanel.billing.plans import billing_enabled
 from mailpanel.billing.sync import apply_subscription
 
@@ -24,17 +25,27 @@ def resync_ended_periods() -> int:
     ).exclude(subscription_id="")
     done = 0
     for pk, subscription_id in due.values_list("pk", "subscription_id"):
+        fetched_at = timezone.now()
         try:
             current = client.retrieve_subscription(subscription_id)  # outside the lock
         except client.ProcessorError:
             continue
         with transaction.atomic():
             account = BillingAccount.objects.select_for_update().get(pk=pk)
-            apply_subscription(account, current)
+            apply_subscription(account, current, fetched_at=fetched_at)
         done += 1
     return done
+
+
+def send_pending_past_due_notices() -> int:
+    """The past-due mails that could not go out when the payment failed (mail was down)."""
+    pending = BillingAccount.objects.filter(
+        status=Status.PAST_DUE, past_due_notice_sent_at__isnull=True
+    ).values_list("pk", flat=True)
+    return sum(send_past_due_notice(pk) for pk in pending)
 
 
 @db_periodic_task(crontab(minute="41"))  # type: ignore[untyped-decorator]
 def resync_billing_task() -> None:
     resync_ended_periods()
+    send_pending_past_due_notices()

@@ -18,12 +18,14 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import stripe
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
 
 from mailpanel.billing import client, sync
 from mailpanel.billing.models import BillingAccount, WebhookEvent
@@ -47,7 +49,9 @@ class Fetched:
     invoice: dict[str, Any] | None = None
     card: dict[str, Any] | None = None  # display data, when the event may have changed it
     note: str = ""  # the result when there is nothing to apply
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Taken just before the subscription was fetched: a snapshot older than the one the
+    # account holds (another event's, applied meanwhile) is not applied over it.
+    fetched_at: datetime = field(default_factory=timezone.now)
 
 
 def receive(payload: bytes, signature: str) -> Outcome:
@@ -114,10 +118,12 @@ def _apply(account: BillingAccount, fetched: Fetched) -> str:
             account.save()
             return "card updated"
         return fetched.note or "nothing to apply"
-    taken = sync.apply_subscription(account, fetched.subscription, fetched.card)
-    if not taken:
-        return "older subscription"
-    return fetched.note or f"subscription {account.status}"
+    if fetched.customer and fetched.customer != account.customer_id:
+        account.customer_id = fetched.customer  # the customer the checkout was paid by
+    refused = sync.apply_subscription(
+        account, fetched.subscription, fetched.card, fetched_at=fetched.fetched_at
+    )
+    return refused or fetched.note or f"subscription {account.status}"
 
 
 def _locked(customer_id: str = "", account_id: str = "") -> BillingAccount | None:
@@ -156,7 +162,7 @@ def _checkout_completed(obj: dict[str, Any]) -> Fetched:
         _id(session.get("customer")),
         str(session.get("client_reference_id") or ""),
     )
-    fetched = Fetched(customer, _uuid_or_empty(reference))
+    fetched = Fetched(customer, _uuid_or_empty(reference), fetched_at=timezone.now())
     subscription = _id(session.get("subscription"))
     if session.get("status") != "complete" or not subscription:
         fetched.note = "checkout not complete"
@@ -167,22 +173,25 @@ def _checkout_completed(obj: dict[str, Any]) -> Fetched:
 
 
 def _subscription_changed(obj: dict[str, Any]) -> Fetched:
-    customer = _id(obj.get("customer"))
+    customer, fetched_at = _id(obj.get("customer")), timezone.now()
     try:
         current = client.retrieve_subscription(_id(obj))
-    except client.ProcessorRefused:
-        current = obj  # gone at the processor (deleted): the event's copy is all there is
-    return Fetched(customer, subscription=current, card=_card_if_needed(customer, False))
+    except client.ProcessorRefused as exc:
+        if exc.code != "resource_missing" or obj.get("status") not in sync.ENDED:
+            raise client.ProcessorUnavailable() from exc  # 503: delivered again later
+        current = obj  # deleted and gone at the processor: the event's copy is all there is
+    card = _card_if_needed(customer, False)
+    return Fetched(customer, subscription=current, card=card, fetched_at=fetched_at)
 
 
 def _invoice(obj: dict[str, Any], paid: bool) -> Fetched:
-    customer = _id(obj.get("customer"))
+    customer, fetched_at = _id(obj.get("customer")), timezone.now()
     invoice = client.retrieve_invoice(_id(obj))
-    subscription = _id(invoice.get("subscription"))
+    subscription = invoice_subscription(invoice)
     if not subscription:  # the panel's own record of it
         known = BillingAccount.objects.filter(customer_id=customer).exclude(subscription_id="")
         subscription = str(known.values_list("subscription_id", flat=True).first() or "")
-    fetched = Fetched(customer, invoice=invoice if paid else None)
+    fetched = Fetched(customer, invoice=invoice if paid else None, fetched_at=fetched_at)
     fetched.note = "" if paid else "payment failed"
     if subscription:
         fetched.subscription = client.retrieve_subscription(subscription)
@@ -190,6 +199,13 @@ def _invoice(obj: dict[str, Any], paid: bool) -> Fetched:
     if not paid and fetched.subscription is not None:
         fetched.note = f"payment failed; subscription {fetched.subscription.get('status')}"
     return fetched
+
+
+def invoice_subscription(invoice: dict[str, Any]) -> str:
+    """The invoice's subscription: under ``parent`` in current API versions, at the top in
+    older ones (and in the lab's processor)."""
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    return _id(details.get("subscription")) or _id(invoice.get("subscription"))
 
 
 def _customer_updated(obj: dict[str, Any]) -> Fetched:

@@ -107,7 +107,7 @@ def test_free_allows_three_domains_and_no_fleet_runs(billing: None, user: User) 
         add_domain(user, server, "d3.example")
     assert SendingDomain.objects.filter(owner=user).count() == 3
     with pytest.raises(PlanLimitReached, match="Fleet runs are not part of the Free plan"):
-        start_fleet_run(user, "selftest", [server])
+        start_fleet_run(user, "health", [server])
     assert not FleetRun.objects.exists()
 
 
@@ -116,7 +116,7 @@ def test_pro_allows_more_and_fleet_runs(billing: None, user: User) -> None:
     servers = [add_server(user, **server_fields(user, f"mx{n}")) for n in range(10)]
     with pytest.raises(PlanLimitReached, match="Pro plan allows 10 servers"):
         add_server(user, **server_fields(user, "mx10"))
-    assert start_fleet_run(user, "selftest", servers[:2]).pk
+    assert start_fleet_run(user, "health", servers[:2]).pk
 
 
 def test_past_due_keeps_the_plan_for_the_grace_period_then_adds_nothing(
@@ -137,7 +137,7 @@ def test_past_due_keeps_the_plan_for_the_grace_period_then_adds_nothing(
         with pytest.raises(PlanLimitReached, match="not paid"):
             add_domain(user, server, "late.example")
         with pytest.raises(PlanLimitReached, match="not paid"):
-            start_fleet_run(user, "selftest", [server])
+            start_fleet_run(user, "health", [server])
         page = owner_client.get(reverse("servers"))
         assert b"adds nothing new" in page.content
         assert owner_client.get(reverse("privacy_your_data")).status_code == 200

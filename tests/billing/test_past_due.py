@@ -16,6 +16,7 @@ from django.utils import timezone
 from mailpanel.accounts.models import User
 from mailpanel.billing.models import BillingAccount, Status
 from mailpanel.billing.plans import PlanLimitReached
+from mailpanel.privacy.models import DataExport
 from mailpanel.servers.actions import add_server
 from mailpanel.servers.models import Server
 from tests.billing.conftest import (
@@ -62,12 +63,17 @@ def test_a_renewal_that_fails_gives_past_due_a_banner_an_email_then_read_only(
     with time_machine.travel(after_grace, tick=False):
         with pytest.raises(PlanLimitReached, match="not paid"):
             add_server(user, **server_fields(user, "mx3"))
-        refused = owner_client.post(reverse("server_fleet_start"), {"action": "selftest"})
+        mine = [str(pk) for pk in Server.objects.filter(owner=user).values_list("pk", flat=True)]
+        refused = owner_client.post(
+            reverse("server_fleet_start"), {"action": "health", "server": mine}
+        )
+        assert refused.status_code == 403 and b"not paid" in refused.content
+        export = owner_client.post(reverse("privacy_export_request"))
+        assert export.status_code == 302 and DataExport.objects.filter(owner=user).exists()
         billing = owner_client.get(reverse("billing"))
         assert b"read-only" in billing.content
         assert b"adds nothing new" in owner_client.get(reverse("servers")).content
         assert owner_client.get(reverse("privacy_your_data")).status_code == 200
-    assert refused.status_code == 302  # (no server chosen: refused before the plan)
     assert sorted(Server.objects.filter(owner=user).values_list("name", flat=True)) == [
         "mx1", "mx2"
     ]  # fmt: skip

@@ -77,7 +77,7 @@ def test_invoices_are_listed_from_the_processor_and_kept_as_tax_law_asks(
     page = owner_client.get(reverse("billing"))
     assert page.status_code == 200
     [row] = page.context["invoices"]
-    assert (row["amount"], row["currency"], row["status"]) == (900, "EUR", "paid")
+    assert (row["amount"], row["currency"], row["status"]) == ("9.00 EUR", "EUR", "paid")
     assert b"9.00 EUR" in page.content
     assert row["url"] == f"{processor.lab.api_base}/invoice/{record.invoice_id}"  # the hosted one
     assert row["number"].startswith("LAB-") and f'href="{row["url"]}"'.encode() in page.content
@@ -186,6 +186,19 @@ def test_deleting_the_account_cancels_the_subscription_first_and_keeps_the_invoi
     assert not BillingAccount.objects.exists()
     record = InvoiceRecord.objects.get()
     assert record.owner is None and record.amount_paid == 900
+
+
+def test_a_subscription_already_canceled_at_the_processor_does_not_block_deletion(
+    subscribed: BillingAccount, processor: Processor, user: User, owner_client: Client
+) -> None:
+    processor.lab.forget_webhooks()  # the panel never hears of this cancel
+    processor.sdk.v1.subscriptions.cancel(subscribed.subscription_id)
+    assert account_of(user).status == Status.ACTIVE
+    form = {"password": DEFAULT_PASSWORD, "understood": "on"}
+    response = owner_client.post(reverse("privacy_delete"), form)
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.deletion_requested_at is not None
 
 
 def test_deletion_waits_while_the_processor_cannot_cancel(

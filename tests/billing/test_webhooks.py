@@ -213,3 +213,22 @@ def test_a_plan_change_at_the_processor_changes_the_plan_and_its_limits(
     wait_until(lambda: account_of(user).plan == "business", what="the Business plan")
     assert allowance(user).limit("servers") is None
     assert all(status == 200 for _, status in processor.delivered())
+
+
+def test_news_of_a_subscription_the_processor_does_not_know_is_deferred_unless_ended(
+    active: BillingAccount, user: User
+) -> None:
+    def event(status: str, n: int) -> bytes:
+        sub = {"id": "sub_nowhere", "object": "subscription", "status": status,
+               "customer": active.customer_id, "created": 1_900_000_000 + n}  # fmt: skip
+        return json.dumps({"id": f"evt_nowhere_{n}", "object": "event",
+                           "type": f"customer.subscription.{'updated' if n else 'deleted'}",
+                           "data": {"object": sub}}).encode()  # fmt: skip
+
+    live = event("active", 1)
+    assert post(live, signed(live)).status_code == 503  # not trusted: delivered again
+    assert not WebhookEvent.objects.filter(event_id="evt_nowhere_1").exists()
+    gone = event("canceled", 0)
+    assert post(gone, signed(gone)).status_code == 200  # deleted: its copy is all there is
+    assert account_of(user).subscription_id == "sub_nowhere"
+    assert account_of(user).status == Status.CANCELED
