@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 from lab.stripe_front import JSON, Reply, Request, StripeError, new_id
 
 if TYPE_CHECKING:
-    from lab.stripe_lab import StripeAccount
+    from lab.stripe_account import StripeAccount
 
 DECLINED = "Your card was declined."
 _STYLE = (
