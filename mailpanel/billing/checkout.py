@@ -14,10 +14,7 @@ from django.urls import reverse
 from mailpanel.accounts.models import User
 from mailpanel.billing import client, sync
 from mailpanel.billing.models import BillingAccount, Status
-from mailpanel.billing.plans import PAID_STATES, billing_enabled, plans
-
-# A subscription in these states is still the user's: a second one is never started.
-LIVE_STATES = (*PAID_STATES, Status.PAST_DUE, Status.UNPAID)
+from mailpanel.billing.plans import billing_enabled, plans
 
 log = structlog.get_logger(__name__)
 CONTACT_FIELDS = ("name", "email", "company", "country", "vat_id")
@@ -75,7 +72,7 @@ def start_checkout(owner: User, plan_key: str, contact: dict[str, str]) -> str:
     if chosen is None or not chosen.price:
         raise CheckoutRefused("Choose one of the plans shown.")
     existing = BillingAccount.objects.filter(owner=owner).first()
-    if existing is not None and existing.status in LIVE_STATES:
+    if existing is not None and existing.status in sync.LIVE:
         raise CheckoutRefused(
             "You have a subscription already: change plans, update the payment method or "
             "cancel under Manage billing."

@@ -18,6 +18,8 @@ from mailpanel.billing.plans import FREE, plan_for_price
 
 log = structlog.get_logger(__name__)
 ENDED = (Status.CANCELED, Status.INCOMPLETE_EXPIRED)
+# Still the user's subscription (being paid, or to be): a second one is never kept.
+LIVE = (Status.ACTIVE, Status.TRIALING, Status.PAST_DUE, Status.UNPAID)
 
 
 def from_timestamp(value: Any) -> datetime | None:
@@ -94,14 +96,14 @@ def apply_subscription(
 
 
 def _older(account: BillingAccount, sub: dict[str, Any], status: str) -> bool:
+    """News of another subscription than the account's that must not replace it: one that
+    ended while the account's is live, or one made before the account's."""
     if not account.subscription_id or sub["id"] == account.subscription_id:
         return False
+    if status in ENDED and account.status in LIVE:
+        return True
     started, current = from_timestamp(sub.get("created")), account.subscription_started_at
-    if started is None or current is None:
-        return status in ENDED and account.status not in ENDED
-    if started != current:
-        return started < current
-    return status in ENDED and account.status not in ENDED  # the same second: the live one
+    return started is not None and current is not None and started < current
 
 
 def card_of(customer_id: str) -> dict[str, Any]:

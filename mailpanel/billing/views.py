@@ -19,6 +19,7 @@ from mailpanel.billing.client import ProcessorError
 from mailpanel.billing.forms import SubscribeForm
 from mailpanel.billing.models import BillingAccount
 from mailpanel.billing.plans import allowance_of, billing_enabled, grace_ends, plans
+from mailpanel.billing.sync import LIVE
 from mailpanel.http import AuthedRequest
 
 MAX_WEBHOOK_BYTES = 512 * 1024
@@ -57,7 +58,7 @@ def _page(
         "invoices": invoices,
         "invoices_error": invoices_error,
         "checkout": request.GET.get("checkout", ""),
-        "can_subscribe": account is None or account.status not in checkout.LIVE_STATES,
+        "can_subscribe": account is None or account.status not in LIVE,
     }
     response = render(request, "billing/billing.html", context, status=status)
     # The page's two forms end on the processor's hosted pages (a redirect after POST is

@@ -167,9 +167,26 @@ def _checkout_completed(obj: dict[str, Any]) -> Fetched:
     if session.get("status") != "complete" or not subscription:
         fetched.note = "checkout not complete"
         return fetched
-    fetched.subscription = client.retrieve_subscription(subscription)
+    kept = _one_live_subscription(customer, subscription)
+    if kept != subscription:
+        fetched.note = "a second subscription canceled"
+    fetched.subscription = client.retrieve_subscription(kept)
     fetched.card = _card_if_needed(customer, always=True)
     return fetched
+
+
+def _one_live_subscription(customer: str, default: str) -> str:
+    """The customer's first live subscription; any later one (two checkouts paid, in two
+    tabs) is canceled at the processor, so nobody pays twice. Staff refund its charge."""
+    listed = client.list_subscriptions(customer)
+    live = sorted(
+        (s for s in listed if s.get("status") in sync.LIVE),
+        key=lambda s: (int(s.get("created") or 0), str(s["id"])),
+    )
+    for extra in live[1:]:
+        client.cancel_subscription(str(extra["id"]))
+        log.warning("second subscription canceled; refund its charge", subscription=extra["id"])
+    return str(live[0]["id"]) if live else default
 
 
 def _subscription_changed(obj: dict[str, Any]) -> Fetched:

@@ -226,3 +226,25 @@ def test_a_processor_that_refuses_connections_gets_the_same_clear_message(
     billing_on(settings)  # the discard port: nothing listens
     response = owner_client.post(reverse("billing_subscribe"), {"plan": "pro", **CONTACT})
     assert response.status_code == 409 and b"did not answer" in response.content
+
+
+def test_two_checkouts_paid_leave_one_subscription(
+    processor: Processor, user: User, owner_client: Client
+) -> None:
+    processor.lab.forget_webhooks()  # two tabs: both sessions paid before the panel hears
+    first = owner_client.post(reverse("billing_subscribe"), {"plan": "pro", **CONTACT})
+    second = owner_client.post(reverse("billing_subscribe"), {"plan": "pro", **CONTACT})
+    assert pay(first["Location"]).status_code == pay(second["Location"]).status_code == 303
+    processor.lab.register_webhook(processor.webhook_url, WEBHOOK_SECRET)
+    for event in processor.event_ids("checkout.session.completed")[::-1]:  # the later first
+        assert [d["status"] for d in processor.lab.resend(event)] == [200]
+
+    subs = processor.sdk.v1.subscriptions.list({"status": "all"}).data
+    live = [s for s in subs if s.status == "active"]
+    assert len(subs) == 2 and len(live) == 1
+    account = account_of(user)
+    assert (account.subscription_id, account.status) == (live[0].id, Status.ACTIVE)
+    assert min(subs, key=lambda s: (s.created, s.id)).id == live[0].id  # the first one kept
+    for event in processor.event_ids("customer.subscription.deleted"):
+        processor.lab.resend(event)  # news of the canceled second changes nothing
+    assert account_of(user).status == Status.ACTIVE

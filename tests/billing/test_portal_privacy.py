@@ -102,6 +102,7 @@ ALLOWED = {
                               "success_url", "cancel_url"},
     "/v1/billing_portal/sessions": {"customer", "return_url"},
     "/v1/invoices": {"customer", "limit"},
+    "/v1/subscriptions": {"customer", "status", "limit"},
 }  # fmt: skip
 
 
