@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import sqlite3
 import statistics
 import time
 from collections.abc import Callable
@@ -77,3 +80,15 @@ def plot_steps(name: str, title: str, steps: list[tuple[str, float]], target: fl
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def machine(load_at_start: float) -> dict[str, Any]:
+    """What the figures were measured on, and how busy it was (other work moves them)."""
+    return {
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "cpus": os.cpu_count() or 0,
+        "platform": platform.platform(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": round(os.getloadavg()[0], 2),
+    }

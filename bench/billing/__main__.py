@@ -38,10 +38,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import secrets
 import shutil
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -77,7 +75,7 @@ from django.db import connection  # noqa: E402
 
 from bench.billing import checks, deliveries, probes, state  # noqa: E402
 from bench.billing.plot import plot  # noqa: E402
-from bench.common import write_json  # noqa: E402
+from bench.common import machine, write_json  # noqa: E402
 
 ACCOUNTS = 45  # their histories make about 440 events; the portal toggles make 450
 DISTINCT = 450
@@ -250,17 +248,6 @@ def _by_type(attempts: list[deliveries.Attempt]) -> dict[str, dict[str, float]]:
             "p95_ms": probes.percentile(mine, 95),
         }
         for kind in kinds
-    }
-
-
-def machine(load_at_start: float) -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count() or 0,
-        "platform": platform.platform(),
-        "load_average_at_start": load_at_start,
-        "load_average_at_end": round(os.getloadavg()[0], 2),
     }
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import smtplib
 import sqlite3
@@ -59,7 +58,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.common import write_json  # noqa: E402
+from bench.common import machine, write_json  # noqa: E402
 from bench.notices import inbound  # noqa: E402
 from bench.notices.peers import panel_inbound  # noqa: E402
 from bench.notices.plot import plot  # noqa: E402
@@ -270,17 +269,6 @@ def _spread(counted: Tally) -> float:
     if counted.first_sent_at is None or counted.last_sent_at is None:
         return 0.0
     return round((counted.last_sent_at - counted.first_sent_at).total_seconds(), 2)
-
-
-def machine(load_at_start: float) -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count() or 0,
-        "platform": platform.platform(),
-        "load_average_at_start": load_at_start,
-        "load_average_at_end": round(os.getloadavg()[0], 2),
-    }
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -41,7 +39,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench.common import write_json  # noqa: E402
+from bench.common import machine, write_json  # noqa: E402
 from bench.privacy import build, measure, rotation  # noqa: E402
 from bench.privacy.plot import plot  # noqa: E402
 
@@ -169,18 +167,6 @@ def targets_met(result: dict[str, Any]) -> dict[str, bool]:
         "export_peak_rss_mb": result["export_peak_rss_mb"] < TARGETS["export_peak_rss_mb"],
         "delete_seconds": result["delete_seconds"] < TARGETS["delete_seconds"],
         "rotation_ratio": result["rotation_ratio"] >= TARGETS["rotation_ratio_at_least"],
-    }
-
-
-def machine(load_at_start: float) -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count() or 0,
-        "platform": platform.platform(),
-        # Other work on the machine moves these figures; say how busy it was.
-        "load_average_at_start": load_at_start,
-        "load_average_at_end": round(os.getloadavg()[0], 2),
     }
 
 
